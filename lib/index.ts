@@ -1,0 +1,17 @@
+export { LoggedOutError, SessionMismatchError, SessionTimeoutError } from './errors.ts'
+export { globalFetch, pipeline, type FetchLike, type Middleware } from './fetch.ts'
+export type { HookName, SessionHooks } from './hooks.ts'
+export {
+  PasswordAgent,
+  type LoginOptions,
+  type LoginResult,
+  type PasswordAgentOptions,
+} from './password-agent.ts'
+export {
+  isDefinitiveRefusal,
+  SessionHolder,
+  type SessionHolderOptions,
+  type SessionSource,
+} from './session-holder.ts'
+export type { Session, SessionData } from './session.ts'
+export { XrpcResponseError } from '@atproto/lex-client'

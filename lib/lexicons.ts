@@ -1,0 +1,76 @@
+/**
+ * Schemas of the four `com.atproto.server` session methods this package calls,
+ * written with @atproto/lex-schema so that @atproto/lex-client's `xrpcSafe`
+ * validates the server's answers (the same shapes `lex build` emits for the
+ * official lexicons).
+ */
+import { l } from '@atproto/lex-schema'
+
+const sessionOutput = {
+  accessJwt: l.string(),
+  refreshJwt: l.string(),
+  handle: l.string({ format: 'handle' }),
+  did: l.string({ format: 'did' }),
+  didDoc: l.optional(l.lexMap()),
+  email: l.optional(l.string()),
+  emailConfirmed: l.optional(l.boolean()),
+  emailAuthFactor: l.optional(l.boolean()),
+  active: l.optional(l.boolean()),
+  status: l.optional(l.string()),
+}
+
+/** `com.atproto.server.createSession`: password login. */
+export const createSession = /*#__PURE__*/ l.procedure(
+  'com.atproto.server.createSession',
+  l.params(),
+  l.jsonPayload({
+    identifier: l.string(),
+    password: l.string(),
+    authFactorToken: l.optional(l.string()),
+    allowTakendown: l.optional(l.boolean()),
+  }),
+  l.jsonPayload(sessionOutput),
+  ['AccountTakedown', 'AuthFactorTokenRequired'],
+)
+
+/** `com.atproto.server.refreshSession`: rotate tokens (refresh JWT as bearer). */
+export const refreshSession = /*#__PURE__*/ l.procedure(
+  'com.atproto.server.refreshSession',
+  l.params(),
+  l.payload(),
+  l.jsonPayload(sessionOutput),
+  ['AccountTakedown', 'InvalidToken', 'ExpiredToken'],
+)
+
+/** `com.atproto.server.getSession`: account info for the access token. */
+export const getSession = /*#__PURE__*/ l.query(
+  'com.atproto.server.getSession',
+  l.params(),
+  l.jsonPayload({
+    handle: l.string({ format: 'handle' }),
+    did: l.string({ format: 'did' }),
+    didDoc: l.optional(l.lexMap()),
+    email: l.optional(l.string()),
+    emailConfirmed: l.optional(l.boolean()),
+    emailAuthFactor: l.optional(l.boolean()),
+    active: l.optional(l.boolean()),
+    status: l.optional(l.string()),
+  }),
+)
+
+/** `com.atproto.server.deleteSession`: revoke the session (refresh JWT as bearer). */
+export const deleteSession = /*#__PURE__*/ l.procedure(
+  'com.atproto.server.deleteSession',
+  l.params(),
+  l.payload(),
+  l.payload(),
+  ['InvalidToken', 'ExpiredToken'],
+)
+
+/** NSIDs whose requests always go to the session's `service` (the entryway). */
+export const SESSION_METHODS: ReadonlySet<string> = new Set([
+  createSession.nsid,
+  refreshSession.nsid,
+  getSession.nsid,
+  deleteSession.nsid,
+])

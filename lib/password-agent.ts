@@ -1,0 +1,233 @@
+import { XrpcResponseError, xrpcSafe, type Agent } from '@atproto/lex-client'
+import type { DidString } from '@atproto/lex-schema'
+import { LoggedOutError } from './errors.ts'
+import { globalFetch, pipeline, type FetchLike } from './fetch.ts'
+import { assertHooks, type SessionHooks } from './hooks.ts'
+import { createSession } from './lexicons.ts'
+import { authHeader } from '../middleware/auth-header.ts'
+import { refreshOnExpired } from '../middleware/refresh-on-expired.ts'
+import { routeToPds } from '../middleware/route-to-pds.ts'
+import { SessionHolder, sessionFromServer } from './session-holder.ts'
+import { assertSession, checkServiceUrl, type Session } from './session.ts'
+
+/** Options shared by `login`, `resume`, `delete` and the constructor. */
+export type PasswordAgentOptions = {
+  /** Session lifecycle callbacks, called with `this` bound to the agent. */
+  hooks?: SessionHooks<PasswordAgent>
+  /**
+   * The fetch every request ends in (default: the global `fetch`, looked up per
+   * call). Pass a `pipeline([...])` here to add your own inner middlewares.
+   */
+  fetch?: FetchLike
+  /** Give up on a refresh or logout after this many ms (default 30 000). */
+  refreshTimeoutMs?: number
+}
+
+export type LoginOptions = PasswordAgentOptions & {
+  /** The service (PDS or entryway) to log in to, e.g. `https://bsky.social`. */
+  service: string | URL
+  /** Handle, email or DID. */
+  identifier: string
+  /** Account password or, better, an app password. */
+  password: string
+  /** The code from the 2FA email, after a first `AuthFactorTokenRequired` answer. */
+  authFactorToken?: string
+  /** Let a taken-down account log in (e.g. to export its data). */
+  allowTakendown?: boolean
+}
+
+/**
+ * What `login` resolves to: the agent, or the server's expected refusal
+ * (`AuthenticationRequired`, `AuthFactorTokenRequired`, `AccountTakedown`,
+ * `RateLimitExceeded`, …) as lex-client's `XrpcResponseError`.
+ */
+export type LoginResult =
+  | { success: true; value: PasswordAgent }
+  | XrpcResponseError<typeof createSession>
+
+/**
+ * An authenticated AT Protocol agent backed by a password session.
+ *
+ * It implements lex-client's `Agent` (`new Client(agent)`), and is nothing more
+ * than a preset pipeline, `refreshOnExpired → routeToPds → authHeader → fetch`,
+ * around a {@link SessionHolder}.
+ */
+export class PasswordAgent implements Agent {
+  /** The session state the middlewares share; use it to build custom stacks. */
+  readonly sessionHolder: SessionHolder
+  readonly #did: DidString
+  readonly #fetch: FetchLike
+
+  /**
+   * Wraps an existing session without contacting the server. Prefer
+   * {@link PasswordAgent.resume}, which checks the session is still alive.
+   */
+  constructor(session: Session, options: PasswordAgentOptions = {}) {
+    assertSession(session)
+    assertAgentOptions(options)
+    this.#did = session.data.did
+    this.sessionHolder = new SessionHolder(session, {
+      fetch: options.fetch,
+      hooks: options.hooks,
+      thisArg: this,
+      timeoutMs: options.refreshTimeoutMs,
+    })
+    const state = { session: this.sessionHolder }
+    this.#fetch = pipeline(
+      [refreshOnExpired(state), routeToPds(state), authHeader(state)],
+      options.fetch ?? globalFetch,
+    )
+  }
+
+  /** The account's DID (stays readable after logout). */
+  get did(): DidString {
+    return this.#did
+  }
+
+  /** The current session. Throws `'Logged out'` once destroyed. */
+  get session(): Session {
+    const session = this.sessionHolder.session
+    if (!session) throw new LoggedOutError()
+    return session
+  }
+
+  /** True after logout or after the server definitively ended the session. */
+  get destroyed(): boolean {
+    return this.sessionHolder.destroyed
+  }
+
+  /** lex-client's `Agent` hook: `path` is `/xrpc/<nsid>?…`, routed to the PDS. */
+  fetchHandler(path: `/${string}`, init: RequestInit): Promise<Response> {
+    return this.#fetch(path, init)
+  }
+
+  /**
+   * A `fetch` for arbitrary calls: a path (`/xrpc/…`) goes to the PDS; an
+   * absolute URL is fetched as is and gets the access token only if it is on
+   * the session's own origins. Bound, so `createFetch({ fetch: agent.fetch })`
+   * works.
+   */
+  readonly fetch: FetchLike = (input, init) => this.#fetch(input, init)
+
+  /**
+   * Refreshes the tokens now (shared with any refresh already running).
+   * Rejects with the server's refusal (session deleted, `onDeleted` ran) or the
+   * transient fault (session kept, `onRefreshFailure` ran).
+   */
+  refresh(): Promise<Session> {
+    return this.sessionHolder.refresh()
+  }
+
+  /**
+   * Deletes the session on the server, runs `onDeleted` and destroys the
+   * agent. On a transient failure runs `onDeleteFailure`, keeps the session
+   * and rejects.
+   */
+  logout(): Promise<void> {
+    return this.sessionHolder.logout()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.destroyed) await this.logout()
+  }
+
+  /** No tokens in `JSON.stringify(agent)`; persist `agent.session` instead. */
+  toJSON() {
+    return { did: this.#did, destroyed: this.destroyed }
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')]() {
+    return `PasswordAgent { did: '${this.#did}', destroyed: ${this.destroyed} }`
+  }
+
+  /**
+   * Logs in with a password. Resolves to `{ success: true, value: agent }` or
+   * to the server's expected refusal (`success: false`, `error`, `message`);
+   * throws on unexpected failures (network, 5xx, invalid answer).
+   * `onRefreshed` runs with the new session before it resolves.
+   */
+  static async login(options: LoginOptions): Promise<LoginResult> {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('login: options must be an object')
+    }
+    const service = String(options.service)
+    checkServiceUrl(options.service, 'service')
+    assertNonEmptyString(options.identifier, 'identifier')
+    assertNonEmptyString(options.password, 'password')
+    if (options.authFactorToken !== undefined) {
+      assertNonEmptyString(options.authFactorToken, 'authFactorToken')
+    }
+    if (options.allowTakendown !== undefined && typeof options.allowTakendown !== 'boolean') {
+      throw new TypeError('"allowTakendown" must be a boolean')
+    }
+    assertAgentOptions(options)
+    const { hooks, fetch = globalFetch, refreshTimeoutMs } = options
+
+    const res = await xrpcSafe(
+      { fetchHandler: (path, init) => fetch(new URL(path, service), { ...init, redirect: 'error' }) },
+      createSession,
+      {
+        body: {
+          identifier: options.identifier,
+          password: options.password,
+          authFactorToken: options.authFactorToken,
+          allowTakendown: options.allowTakendown,
+        },
+      },
+    )
+    if (!res.success) {
+      if (res instanceof XrpcResponseError && res.status < 500) return res
+      throw res
+    }
+    const { session, warning } = sessionFromServer(res.body, service, null)
+    const agent = new PasswordAgent(session, { hooks, fetch: options.fetch, refreshTimeoutMs })
+    await agent.sessionHolder.announce(warning)
+    return { success: true, value: agent }
+  }
+
+  /**
+   * Restores a saved session and refreshes it. Throws (after `onDeleted`) only
+   * if the server definitively refused it; on a transient failure
+   * `onRefreshFailure` runs and the agent is returned with the saved tokens.
+   */
+  static async resume(session: Session, options: PasswordAgentOptions = {}): Promise<PasswordAgent> {
+    const agent = new PasswordAgent(session, options)
+    try {
+      await agent.refresh()
+    } catch (err) {
+      if (agent.destroyed) throw err
+    }
+    return agent
+  }
+
+  /**
+   * Deletes a saved session on the server without resuming it. Throws on a
+   * transient failure (the session may still be valid).
+   */
+  static async delete(session: Session, options: PasswordAgentOptions = {}): Promise<void> {
+    await new PasswordAgent(session, options).logout()
+  }
+}
+
+function assertNonEmptyString(value: unknown, field: string): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`"${field}" must be a non-empty string`)
+  }
+}
+
+function assertAgentOptions(options: unknown): asserts options is PasswordAgentOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('options must be an object')
+  }
+  const { hooks, fetch, refreshTimeoutMs } = options as PasswordAgentOptions
+  assertHooks(hooks)
+  if (fetch !== undefined && typeof fetch !== 'function') {
+    throw new TypeError('"fetch" must be a function')
+  }
+  if (
+    refreshTimeoutMs !== undefined &&
+    !(typeof refreshTimeoutMs === 'number' && refreshTimeoutMs > 0 && refreshTimeoutMs <= 2 ** 31 - 1)
+  ) {
+    throw new TypeError('"refreshTimeoutMs" must be a positive number of milliseconds')
+  }
+}

@@ -1,0 +1,118 @@
+import { SESSION_METHODS } from './lexicons.ts'
+import { pdsOrigin, type Session } from './session.ts'
+
+/** The URL of a fetch input, as given (may be a path). */
+export function inputUrl(input: string | URL | Request): string {
+  return typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+}
+
+/** The headers a request will carry: the Request's own, overridden by `init.headers`. */
+export function inputHeaders(input: string | URL | Request, init?: RequestInit): Headers {
+  if (init?.headers !== undefined) return new Headers(init.headers)
+  return new Headers(input instanceof Request ? input.headers : undefined)
+}
+
+/** The `signal` that governs a request. */
+export function inputSignal(input: string | URL | Request, init?: RequestInit) {
+  return init?.signal ?? (input instanceof Request ? input.signal : undefined)
+}
+
+/** The NSID of an `/xrpc/<nsid>` path or URL pathname, else `undefined`. */
+export function xrpcMethod(pathname: string): string | undefined {
+  return /^\/xrpc\/([a-zA-Z0-9.-]+)(?:[?#]|$)/.exec(pathname)?.[1]
+}
+
+/**
+ * Where a lex-client path goes: session methods to the service (entryway),
+ * everything else to the PDS. The path is appended to the origin, never
+ * resolved with `new URL(path, base)`, so `//host`, `\host` or `@host` tricks
+ * stay on our origin.
+ */
+export function routePath(session: Session, path: string): URL {
+  if (!path.startsWith('/')) {
+    throw new TypeError('request path must start with "/" (or pass an absolute URL)')
+  }
+  const method = xrpcMethod(path)
+  const origin =
+    method && SESSION_METHODS.has(method) ? new URL(session.service).origin : pdsOrigin(session)
+  const url = new URL(origin + path)
+  if (url.origin !== origin) throw new TypeError('request path escapes the session origin')
+  return url
+}
+
+/**
+ * Whether a request to `url` may carry the access token: app requests to the
+ * PDS, session methods to the service. Nothing else, ever.
+ */
+export function accessTokenAllowed(session: Session, url: URL): boolean {
+  if (url.username || url.password) return false
+  if (url.origin === pdsOrigin(session)) return true
+  const method = xrpcMethod(url.pathname)
+  return url.origin === new URL(session.service).origin && !!method && SESSION_METHODS.has(method)
+}
+
+/**
+ * Whether our middlewares will attach the access token to this request: the
+ * caller set no `Authorization` of their own, and it goes (or will be routed)
+ * to one of the session's origins.
+ */
+export function carriesAccessToken(
+  session: Session,
+  input: string | URL | Request,
+  init?: RequestInit,
+): boolean {
+  if (inputHeaders(input, init).has('authorization')) return false
+  const raw = inputUrl(input)
+  if (raw.startsWith('/')) return true // routeToPds pins paths to our origins
+  const url = URL.parse(raw)
+  return !!url && accessTokenAllowed(session, url)
+}
+
+/** Whether the request body can be sent a second time. */
+export function isReplayable(input: string | URL | Request, init?: RequestInit): boolean {
+  const body = init?.body !== undefined ? init.body : input instanceof Request ? input.body : null
+  if (body == null) return true
+  if (input instanceof Request && init?.body === undefined) return false // stream already consumed
+  if (body instanceof ReadableStream) return false
+  return !(typeof body === 'object' && Symbol.asyncIterator in body)
+}
+
+/**
+ * The XRPC `error` code of a small JSON error response, read from a clone
+ * without buffering more than `maxBytes`. `undefined` for anything else.
+ */
+export async function peekErrorCode(res: Response, maxBytes = 16 * 1024): Promise<string | undefined> {
+  const type = res.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase()
+  if (type !== 'application/json' || !res.body || res.bodyUsed) return undefined
+  const length = Number(res.headers.get('content-length') ?? NaN)
+  if (length > maxBytes) return undefined
+  const reader = res.clone().body!.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      size += value.byteLength
+      if (size > maxBytes) return undefined
+      chunks.push(value)
+    }
+  } catch {
+    return undefined
+  } finally {
+    reader.cancel().catch(() => {})
+  }
+  try {
+    const bytes = new Uint8Array(size)
+    let offset = 0
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset)
+      offset += chunk.byteLength
+    }
+    const json: unknown = JSON.parse(new TextDecoder().decode(bytes))
+    const error = (json as { error?: unknown } | null)?.error
+    return typeof error === 'string' ? error : undefined
+  } catch {
+    return undefined
+  }
+}

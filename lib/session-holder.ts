@@ -1,0 +1,251 @@
+import { XrpcResponseError, xrpcSafe, type Agent, type XrpcFailure } from '@atproto/lex-client'
+import { LoggedOutError, SessionMismatchError, SessionTimeoutError } from './errors.ts'
+import { globalFetch, type FetchLike } from './fetch.ts'
+import type { HookName, SessionHooks } from './hooks.ts'
+import { deleteSession, getSession, refreshSession } from './lexicons.ts'
+import { pdsEndpoint, type Session, type SessionData } from './session.ts'
+
+/** What the middlewares need from a session: read it, and ask for a newer one. */
+export interface SessionSource {
+  /**
+   * The current session. Waits while a refresh or logout is in progress
+   * (including its hooks); rejects with {@link LoggedOutError} once destroyed.
+   */
+  current(): Promise<Session>
+  /**
+   * A session newer than `seen`. Refreshes only if `seen` still holds the
+   * newest tokens (single flight: concurrent callers share one refreshSession);
+   * rejects if no newer session can be had.
+   */
+  refresh(seen?: Session): Promise<Session>
+}
+
+export type SessionHolderOptions = {
+  /** Terminal fetch for refreshSession / getSession / deleteSession (default: global fetch). */
+  fetch?: FetchLike
+  hooks?: SessionHooks<any>
+  /** `this` for the hooks (the agent). */
+  thisArg?: unknown
+  /** Give up on a refresh or logout after this many ms (default 30 000). */
+  timeoutMs?: number
+}
+
+/** Server answers that end a session for good (anything else is transient). */
+const DEFINITIVE_ERRORS = new Set(['ExpiredToken', 'InvalidToken', 'AccountTakedown'])
+
+/**
+ * True only for a well-formed 400/401 XRPC answer whose error code says the
+ * token is dead. A 5xx carrying the same code, a proxy's HTML page or a
+ * network fault is never definitive.
+ */
+export function isDefinitiveRefusal(error: unknown): boolean {
+  return (
+    error instanceof XrpcResponseError &&
+    (error.status === 400 || error.status === 401) &&
+    DEFINITIVE_ERRORS.has(error.error)
+  )
+}
+
+/**
+ * The one piece of shared mutable state: the current session. Refresh and
+ * logout are serialised; concurrent refreshes collapse into one request; a
+ * session only ever moves forward.
+ */
+export class SessionHolder implements SessionSource {
+  #session: Session | null
+  /** The running refresh or logout; readers wait for it. */
+  #busy: Promise<unknown> | null = null
+  #refreshing: Promise<Session> | null = null
+  readonly #fetch: FetchLike
+  readonly #hooks: SessionHooks<any>
+  readonly #thisArg: unknown
+  readonly #timeoutMs: number
+  readonly #service: Agent
+
+  constructor(session: Session, options: SessionHolderOptions = {}) {
+    this.#session = session
+    this.#fetch = options.fetch ?? globalFetch
+    this.#hooks = options.hooks ?? {}
+    this.#thisArg = options.thisArg ?? this
+    this.#timeoutMs = options.timeoutMs ?? 30_000
+    // Session calls carry the refresh token: service origin only, no redirects.
+    this.#service = {
+      fetchHandler: (path, init) =>
+        this.#fetch(new URL(path, session.service), { ...init, redirect: 'error' }),
+    }
+  }
+
+  /** The current session without waiting, or `null` once destroyed. */
+  get session(): Session | null {
+    return this.#session
+  }
+
+  get destroyed(): boolean {
+    return this.#session === null
+  }
+
+  async current(): Promise<Session> {
+    while (this.#busy) await this.#busy.catch(() => {})
+    if (!this.#session) throw new LoggedOutError()
+    return this.#session
+  }
+
+  refresh(seen?: Session): Promise<Session> {
+    if (this.#refreshing) return this.#refreshing
+    if (!this.#session) return Promise.reject(new LoggedOutError())
+    const run = this.#exclusive(() => this.#doRefresh(seen))
+    this.#refreshing = run
+    const clear = () => {
+      if (this.#refreshing === run) this.#refreshing = null
+    }
+    run.then(clear, clear)
+    return run
+  }
+
+  /** Deletes the session on the server. Resolves once it is gone (idempotent). */
+  logout(): Promise<void> {
+    return this.#exclusive(() => this.#doLogout())
+  }
+
+  /**
+   * Runs the hooks for a session the server just issued outside a refresh
+   * (login): `onWarning` if its DID document was refused, then `onRefreshed`.
+   */
+  async announce(warning?: string): Promise<void> {
+    if (warning) await this.#runHook('onWarning', warning)
+    if (this.#session) await this.#runHook('onRefreshed', this.#session)
+  }
+
+  /** Runs `op` after the running refresh/logout; readers wait for the newest one. */
+  #exclusive<T>(op: () => Promise<T>): Promise<T> {
+    const prev = this.#busy
+    const run = prev ? prev.then(op, op) : op()
+    this.#busy = run
+    const clear = () => {
+      if (this.#busy === run) this.#busy = null
+    }
+    run.then(clear, clear)
+    return run
+  }
+
+  async #doRefresh(seen: Session | undefined): Promise<Session> {
+    const session = this.#session
+    if (!session) throw new LoggedOutError()
+    if (seen && seen.data.accessJwt !== session.data.accessJwt) return session
+
+    const res = await this.#call((signal) =>
+      xrpcSafe(this.#service, refreshSession, {
+        headers: { authorization: `Bearer ${session.data.refreshJwt}` },
+        signal,
+      }),
+    )
+    if (res instanceof Error || !res.success) {
+      if (isDefinitiveRefusal(res)) {
+        await this.#end(session)
+        throw res
+      }
+      await this.#runHook('onRefreshFailure', session, res)
+      throw res
+    }
+
+    const data: SessionData = { ...res.body }
+    if (data.did !== session.data.did) {
+      await this.#end(session)
+      throw new SessionMismatchError('refreshSession answered for another DID')
+    }
+    // Older servers leave didDoc / email out of refreshSession; getSession has them.
+    if (data.didDoc == null || data.emailConfirmed == null) {
+      const extra = await this.#call((signal) =>
+        xrpcSafe(this.#service, getSession, {
+          headers: { authorization: `Bearer ${data.accessJwt}` },
+          signal,
+        }),
+      )
+      if (!(extra instanceof Error) && extra.success && extra.body.did === data.did) {
+        Object.assign(data, extra.body, { accessJwt: data.accessJwt, refreshJwt: data.refreshJwt })
+      }
+    }
+    const { session: next, warning } = sessionFromServer(data, session.service, session.pdsUrl)
+    this.#session = next
+    if (warning) await this.#runHook('onWarning', warning)
+    await this.#runHook('onRefreshed', next)
+    return next
+  }
+
+  async #doLogout(): Promise<void> {
+    const session = this.#session
+    if (!session) return
+    const res = await this.#call((signal) =>
+      xrpcSafe(this.#service, deleteSession, {
+        headers: { authorization: `Bearer ${session.data.refreshJwt}` },
+        signal,
+      }),
+    )
+    if ((!(res instanceof Error) && res.success) || isDefinitiveRefusal(res)) {
+      await this.#end(session)
+      return
+    }
+    await this.#runHook('onDeleteFailure', session, res)
+    throw res
+  }
+
+  async #end(session: Session): Promise<void> {
+    this.#session = null
+    await this.#runHook('onDeleted', session)
+  }
+
+  /**
+   * A session call bounded by the timeout. Never throws: a fault or a timeout
+   * comes back as an Error, which callers treat as transient.
+   */
+  async #call<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T | Error> {
+    const signal = AbortSignal.timeout(this.#timeoutMs)
+    try {
+      const res = await call(signal)
+      if (signal.aborted && typeof res === 'object' && res && 'success' in res && !res.success) {
+        return new SessionTimeoutError(`session call timed out after ${this.#timeoutMs} ms`)
+      }
+      return res
+    } catch (err) {
+      if (signal.aborted) {
+        return new SessionTimeoutError(`session call timed out after ${this.#timeoutMs} ms`)
+      }
+      return err instanceof Error ? err : new Error('session call failed', { cause: err })
+    }
+  }
+
+  async #runHook(name: HookName, ...args: unknown[]): Promise<void> {
+    const hook = this.#hooks[name] as ((...a: unknown[]) => unknown) | undefined
+    if (!hook) return
+    try {
+      await hook.apply(this.#thisArg, args)
+    } catch (err) {
+      try {
+        if (this.#hooks.onHookError) await this.#hooks.onHookError.call(this.#thisArg, err, name)
+        else console.error(`lex-password-agent: the ${name} hook failed`, err)
+      } catch {
+        // A failing error reporter must not break the session either.
+      }
+    }
+  }
+}
+
+/**
+ * Builds a {@link Session} from a createSession / refreshSession answer. Routes
+ * to the DID document's PDS when it passes the checks; with no DID document
+ * the previous `pdsUrl` is kept, so routing survives servers that omit it.
+ */
+export function sessionFromServer(
+  data: SessionData,
+  service: string,
+  previousPdsUrl: string | null,
+): { session: Session; warning?: string } {
+  let pdsUrl = previousPdsUrl
+  let warning: string | undefined
+  if (data.didDoc != null) {
+    const endpoint = pdsEndpoint(data.didDoc, data.did)
+    pdsUrl = endpoint.url
+    if (endpoint.warning) warning = `${endpoint.warning}; requests go to the service URL`
+  }
+  return { session: { data, refreshedAt: new Date().toISOString(), pdsUrl, service }, warning }
+}

@@ -1,0 +1,53 @@
+import type { Middleware } from '../lib/fetch.ts'
+import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode } from '../lib/request.ts'
+import type { SessionSource } from '../lib/session-holder.ts'
+import { assertSessionSource } from './options.ts'
+
+export type RefreshOnExpiredOptions = {
+  /** The session to refresh. */
+  session: SessionSource
+  /** Largest JSON error body read to look for `ExpiredToken` (default 16 KiB). */
+  maxPeekBytes?: number
+}
+
+/**
+ * Whether an answer says the access token expired: an `ExpiredToken` XRPC
+ * error (400 on the reference PDS), or a 401 whose `WWW-Authenticate` says
+ * `invalid_token`. Other 400/401 answers (`InvalidToken` "Bad token scope",
+ * `AccountDeactivated`, a proxied service's 401) are not a reason to refresh.
+ */
+export async function isExpiredTokenAnswer(res: Response, maxPeekBytes?: number): Promise<boolean> {
+  if (res.status !== 400 && res.status !== 401) return false
+  if ((await peekErrorCode(res, maxPeekBytes)) === 'ExpiredToken') return true
+  return res.status === 401 && /error="?invalid_token/i.test(res.headers.get('www-authenticate') ?? '')
+}
+
+/**
+ * On an expired-token answer to a request that carried the session's token,
+ * refreshes the session (shared with every other request that saw the same
+ * token) and replays the request once. The first answer is returned as is when
+ * the body cannot be replayed (a stream), the request was aborted, or no newer
+ * session could be had. Place it outermost so the replay goes through routing
+ * and auth again.
+ */
+export function refreshOnExpired(options: RefreshOnExpiredOptions): Middleware {
+  const { session } = assertSessionSource(options, 'refreshOnExpired')
+  const { maxPeekBytes } = options
+  if (maxPeekBytes !== undefined && !(Number.isSafeInteger(maxPeekBytes) && maxPeekBytes > 0)) {
+    throw new TypeError('refreshOnExpired: "maxPeekBytes" must be a positive integer')
+  }
+  return (next) => async (input, init) => {
+    const seen = await session.current()
+    const res = await next(input, init)
+    if (res.status !== 400 && res.status !== 401) return res
+    if (!carriesAccessToken(seen, input, init)) return res
+    if (!isReplayable(input, init)) return res
+    if (!(await isExpiredTokenAnswer(res, maxPeekBytes))) return res
+    const signal = inputSignal(input, init)
+    if (signal?.aborted) return res
+    const fresh = await session.refresh(seen).catch(() => null)
+    if (!fresh || fresh.data.accessJwt === seen.data.accessJwt || signal?.aborted) return res
+    await res.body?.cancel().catch(() => {})
+    return next(input, init)
+  }
+}

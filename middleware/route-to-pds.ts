@@ -1,0 +1,25 @@
+import type { Middleware } from '../lib/fetch.ts'
+import { inputUrl, routePath } from '../lib/request.ts'
+import type { SessionSource } from '../lib/session-holder.ts'
+import { assertSessionSource } from './options.ts'
+
+export type RouteToPdsOptions = {
+  /** The session whose PDS (from its DID document) and service receive the requests. */
+  session: SessionSource
+}
+
+/**
+ * Turns lex-client paths (`/xrpc/<nsid>?…`) into absolute URLs: session
+ * methods (create/refresh/get/deleteSession) go to the session's `service`,
+ * everything else to its PDS (`pdsUrl`, else `service`). The current session
+ * is read on every call, so a replay after a refresh follows a PDS move.
+ * Absolute URLs pass through untouched; other relative URLs are refused.
+ */
+export function routeToPds(options: RouteToPdsOptions): Middleware {
+  const { session } = assertSessionSource(options, 'routeToPds')
+  return (next) => async (input, init) => {
+    const raw = inputUrl(input)
+    if (URL.canParse(raw)) return next(input, init) // already absolute
+    return next(routePath(await session.current(), raw), init)
+  }
+}
