@@ -1,0 +1,390 @@
+import { describe, expect, it, jest } from '@jest/globals'
+import { Client, XrpcResponseError } from '@atproto/lex-client'
+import { l } from '@atproto/lex-schema'
+import nock from 'nock'
+import { createFetch } from 'ofetch'
+import { LoggedOutError, PasswordAgent, type Session, type SessionHooks } from '../lib/index.ts'
+import { DID, JSON_HEADERS, PDS, SERVICE, didDoc, sessionData, session as makeSession, xrpcError } from './helpers/fixtures.ts'
+
+const describeRepo = l.query(
+  'com.atproto.repo.describeRepo',
+  l.params({ repo: l.string() }),
+  l.jsonPayload({ handle: l.string(), did: l.string() }),
+)
+const createRecord = l.procedure(
+  'com.atproto.repo.createRecord',
+  l.params(),
+  l.jsonPayload({ repo: l.string(), collection: l.string(), record: l.unknown() }),
+  l.jsonPayload({ uri: l.string(), cid: l.string() }),
+)
+
+const bearer = (token: string) => ({ reqheaders: { authorization: `Bearer ${token}` } })
+
+async function login(hooks?: SessionHooks<PasswordAgent>, data = sessionData()) {
+  nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, data)
+  const res = await PasswordAgent.login({ service: SERVICE, identifier: 'alice.example', password: 'hunter2', hooks })
+  if (!res.success) throw new Error(`login failed: ${res.error}`)
+  return res.value
+}
+
+describe('PasswordAgent.login', () => {
+  it('creates a session and announces it through onRefreshed with this = agent', async () => {
+    const data = sessionData()
+    let seenThis: unknown
+    const onRefreshed = jest.fn(function (this: PasswordAgent) {
+      seenThis = this
+    })
+    const scope = nock(SERVICE)
+      .post('/xrpc/com.atproto.server.createSession', { identifier: 'alice.example', password: 'hunter2' })
+      .reply(200, data)
+    const result = await PasswordAgent.login({ service: SERVICE, identifier: 'alice.example', password: 'hunter2', hooks: { onRefreshed } })
+    scope.done()
+    expect(result.success).toBe(true)
+    if (!result.success) return
+    const agent = result.value
+    expect(agent.did).toBe(DID)
+    expect(agent.destroyed).toBe(false)
+    expect(seenThis).toBe(agent)
+    const session = onRefreshed.mock.calls[0]![0] as unknown as Session
+    expect(session).toEqual({ data, refreshedAt: expect.any(String), pdsUrl: PDS, service: SERVICE })
+    expect(new Date(session.refreshedAt).toISOString()).toBe(session.refreshedAt)
+    expect(agent.session).toBe(session)
+  })
+
+  it.each([
+    [401, 'AuthenticationRequired', 'Invalid identifier or password'],
+    [401, 'AuthFactorTokenRequired', 'A sign in code has been sent to your email address'],
+    [401, 'AccountTakedown', 'Account has been taken down'],
+    [429, 'RateLimitExceeded', 'Rate Limit Exceeded'],
+  ])('returns a %i %s answer as an XrpcResponseError result', async (status, error, message) => {
+    const scope = nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(status, xrpcError(error, message))
+    const result = await PasswordAgent.login({ service: SERVICE, identifier: 'alice.example', password: 'wrong' })
+    scope.done()
+    expect(result.success).toBe(false)
+    if (result.success) return
+    expect(result).toBeInstanceOf(XrpcResponseError)
+    expect(result.error).toBe(error)
+    expect(result.message).toBe(message)
+    expect(String(result.message)).not.toContain('wrong')
+  })
+
+  it('sends the 2FA code as authFactorToken', async () => {
+    const scope = nock(SERVICE)
+      .post('/xrpc/com.atproto.server.createSession', { identifier: 'alice.example', password: 'pw', authFactorToken: '123456' })
+      .reply(200, sessionData())
+    const result = await PasswordAgent.login({ service: SERVICE, identifier: 'alice.example', password: 'pw', authFactorToken: '123456' })
+    scope.done()
+    expect(result.success).toBe(true)
+  })
+
+  it('throws on unexpected failures: network error, 5xx, invalid answer', async () => {
+    nock(SERVICE).post('/xrpc/com.atproto.server.createSession').replyWithError('connect ECONNREFUSED')
+    await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toThrow()
+    nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(502, xrpcError('UpstreamFailure'))
+    await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toBeInstanceOf(XrpcResponseError)
+    nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, { accessJwt: 'x' })
+    await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toThrow()
+    expect(nock.isDone()).toBe(true)
+  })
+
+  it('uses the fetch option for every call', async () => {
+    const data = sessionData()
+    const seen: string[] = []
+    const fetch = async (input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input instanceof Request ? input.url : input)
+      seen.push(url)
+      if (url.endsWith('createSession')) return Response.json(data)
+      return Response.json({ handle: 'alice.example', did: DID })
+    }
+    const result = await PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b', fetch })
+    if (!result.success) throw result
+    await new Client(result.value).xrpc(describeRepo, { params: { repo: DID } })
+    expect(seen).toEqual([
+      `${SERVICE}/xrpc/com.atproto.server.createSession`,
+      `${PDS}/xrpc/com.atproto.repo.describeRepo?repo=${encodeURIComponent(DID)}`,
+    ])
+  })
+})
+
+describe('PasswordAgent as a lex-client Agent', () => {
+  it('routes Client calls to the PDS on another origin than the entryway, with the access token', async () => {
+    const agent = await login()
+    const token = agent.session.data.accessJwt
+    const scope = nock(PDS, bearer(token))
+      .get('/xrpc/com.atproto.repo.describeRepo')
+      .query({ repo: DID })
+      .reply(200, { handle: 'alice.example', did: DID })
+      .post('/xrpc/com.atproto.repo.createRecord', (b) => b.collection === 'com.example.thing')
+      .reply(200, { uri: `at://${DID}/com.example.thing/1`, cid: 'bafyreib2rxk3rybk3aobmv5cjuql3bm2twh4jo5uxgf5qy6sjyv3r2f4a4' })
+    const client = new Client(agent)
+    expect(client.did).toBe(DID)
+    const repo = await client.call(describeRepo, { repo: DID })
+    expect(repo.handle).toBe('alice.example')
+    const created = await client.xrpc(createRecord, {
+      body: { repo: DID, collection: 'com.example.thing', record: { $type: 'com.example.thing', text: 'hi' } },
+    })
+    expect(created.body.uri).toContain('com.example.thing')
+    scope.done()
+  })
+
+  it('refreshes transparently on ExpiredToken and replays the call', async () => {
+    const onRefreshed = jest.fn()
+    const agent = await login({ onRefreshed })
+    const old = agent.session
+    const next = sessionData()
+    const scope = nock(PDS)
+      .get('/xrpc/com.atproto.repo.describeRepo').query(true).matchHeader('authorization', `Bearer ${old.data.accessJwt}`)
+      .reply(400, xrpcError('ExpiredToken', 'Token has expired'), JSON_HEADERS)
+      .get('/xrpc/com.atproto.repo.describeRepo').query(true).matchHeader('authorization', `Bearer ${next.accessJwt}`)
+      .reply(200, { handle: 'alice.example', did: DID })
+    const refresh = nock(SERVICE, bearer(old.data.refreshJwt)).post('/xrpc/com.atproto.server.refreshSession').reply(200, next)
+    const repo = await new Client(agent).call(describeRepo, { repo: DID })
+    expect(repo.did).toBe(DID)
+    scope.done()
+    refresh.done()
+    expect(onRefreshed).toHaveBeenCalledTimes(2) // login + refresh
+    expect(agent.session.data).toEqual(next)
+  })
+
+  it('makes exactly one refreshSession call for 50 concurrent requests at expiry', async () => {
+    const agent = await login()
+    const old = agent.session.data
+    const next = sessionData()
+    let refreshes = 0
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').times(50).reply(() => {
+      refreshes++
+      return [200, next]
+    })
+    const pds = nock(PDS)
+      .get('/xrpc/com.atproto.repo.describeRepo').query(true).times(50).matchHeader('authorization', `Bearer ${old.accessJwt}`)
+      .reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
+      .get('/xrpc/com.atproto.repo.describeRepo').query(true).times(50).matchHeader('authorization', `Bearer ${next.accessJwt}`)
+      .reply(200, { handle: 'alice.example', did: DID })
+    const client = new Client(agent)
+    const results = await Promise.all(Array.from({ length: 50 }, () => client.call(describeRepo, { repo: DID })))
+    expect(results).toHaveLength(50)
+    expect(refreshes).toBe(1)
+    pds.done()
+  })
+
+  it('holds requests while onRefreshed runs', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    let inHook = false
+    const agent = await login()
+    const next = sessionData()
+    // Re-wire hooks through a fresh agent on the same session, with a slow onRefreshed.
+    const slow = new PasswordAgent(agent.session, {
+      hooks: {
+        async onRefreshed() {
+          inHook = true
+          await gate
+          inHook = false
+        },
+      },
+    })
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, next)
+    const order: string[] = []
+    const pds = nock(PDS).get('/x').reply(200, () => {
+      order.push(inHook ? 'request during hook' : 'request after hook')
+      return 'ok'
+    })
+    const refreshing = slow.refresh()
+    await new Promise((r) => setTimeout(r, 20))
+    const request = slow.fetch(`${PDS}/x`)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(inHook).toBe(true)
+    expect(order).toEqual([])
+    release()
+    await refreshing
+    expect((await request).status).toBe(200)
+    expect(order).toEqual(['request after hook'])
+    pds.done()
+  })
+})
+
+describe('refresh outcomes', () => {
+  it.each([
+    [400, 'ExpiredToken'],
+    [400, 'InvalidToken'],
+    [401, 'AccountTakedown'],
+  ])('a definitive %i %s deletes the session: onDeleted, destroyed, "Logged out"', async (status, error) => {
+    const onDeleted = jest.fn()
+    const onRefreshFailure = jest.fn()
+    const agent = await login({ onDeleted, onRefreshFailure })
+    const session = agent.session
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(status, xrpcError(error))
+    await expect(agent.refresh()).rejects.toMatchObject({ error })
+    expect(onDeleted).toHaveBeenCalledWith(session)
+    expect(onRefreshFailure).not.toHaveBeenCalled()
+    expect(agent.destroyed).toBe(true)
+    await expect(agent.fetch('/xrpc/a.b.c')).rejects.toThrow('Logged out')
+    expect(() => agent.session).toThrow(LoggedOutError)
+  })
+
+  it.each([
+    ['503', (s: nock.Interceptor) => s.reply(503, xrpcError('ServiceUnavailable'))],
+    ['500 with an ExpiredToken body', (s: nock.Interceptor) => s.reply(500, xrpcError('ExpiredToken'))],
+    ['network error', (s: nock.Interceptor) => s.replyWithError('socket hang up')],
+    ['HTML page', (s: nock.Interceptor) => s.reply(502, '<html>bad gateway</html>', { 'content-type': 'text/html' })],
+  ])('a transient %s keeps the session and calls onRefreshFailure', async (_name, reply) => {
+    const onDeleted = jest.fn()
+    let failure: [Session, Error] | undefined
+    const agent = await login({
+      onDeleted,
+      onRefreshFailure(session, error) {
+        failure = [session, error]
+      },
+    })
+    const session = agent.session
+    reply(nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession'))
+    await expect(agent.refresh()).rejects.toBeInstanceOf(Error)
+    expect(failure?.[0]).toBe(session)
+    expect(failure?.[1]).toBeInstanceOf(Error)
+    expect(onDeleted).not.toHaveBeenCalled()
+    expect(agent.destroyed).toBe(false)
+    expect(agent.session).toBe(session)
+  })
+
+  it('treats a refresh answer for another DID as definitive', async () => {
+    const onDeleted = jest.fn()
+    const agent = await login({ onDeleted })
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, sessionData({ did: 'did:plc:mallory' }))
+    await expect(agent.refresh()).rejects.toThrow('refreshSession answered for another DID')
+    expect(onDeleted).toHaveBeenCalledTimes(1)
+    expect(agent.destroyed).toBe(true)
+  })
+
+  it('backfills didDoc and email with getSession when refreshSession omits them', async () => {
+    const agent = await login()
+    const { didDoc: _d, email: _e, emailConfirmed: _c, ...bare } = sessionData()
+    const moved = didDoc('https://pds2.example')
+    const scope = nock(SERVICE)
+      .post('/xrpc/com.atproto.server.refreshSession').reply(200, bare)
+      .get('/xrpc/com.atproto.server.getSession').matchHeader('authorization', `Bearer ${bare.accessJwt}`)
+      .reply(200, { did: DID, handle: 'alice.example', email: 'alice@example.com', emailConfirmed: true, didDoc: moved })
+    const next = await agent.refresh()
+    scope.done()
+    expect(next.data.didDoc).toEqual(moved)
+    expect(next.data.email).toBe('alice@example.com')
+    expect(next.data.accessJwt).toBe(bare.accessJwt)
+    expect(next.pdsUrl).toBe('https://pds2.example')
+  })
+
+  it('keeps the previous PDS when neither refreshSession nor getSession has a DID document', async () => {
+    const agent = await login()
+    const { didDoc: _d, ...bare } = sessionData({ emailConfirmed: undefined })
+    nock(SERVICE)
+      .post('/xrpc/com.atproto.server.refreshSession').reply(200, bare)
+      .get('/xrpc/com.atproto.server.getSession').reply(200, { did: DID, handle: 'alice.example' })
+    expect((await agent.refresh()).pdsUrl).toBe(PDS)
+  })
+
+  it('serialises refresh and logout: logout uses the refreshed token', async () => {
+    const agent = await login()
+    const next = sessionData()
+    const scope = nock(SERVICE)
+      .post('/xrpc/com.atproto.server.refreshSession').delay(30).reply(200, next)
+      .post('/xrpc/com.atproto.server.deleteSession').matchHeader('authorization', `Bearer ${next.refreshJwt}`).reply(200)
+    const [refreshed] = await Promise.all([agent.refresh(), agent.logout()])
+    expect(refreshed.data).toEqual(next)
+    scope.done()
+    expect(agent.destroyed).toBe(true)
+  })
+})
+
+describe('PasswordAgent.resume', () => {
+  it('refreshes before returning and announces the new session', async () => {
+    const saved = makeSession()
+    const next = sessionData()
+    const onRefreshed = jest.fn()
+    const scope = nock(SERVICE, bearer(saved.data.refreshJwt)).post('/xrpc/com.atproto.server.refreshSession').reply(200, next)
+    const agent = await PasswordAgent.resume(saved, { hooks: { onRefreshed } })
+    scope.done()
+    expect(agent.did).toBe(DID)
+    expect(agent.session.data).toEqual(next)
+    expect(onRefreshed).toHaveBeenCalledTimes(1)
+  })
+
+  it('throws after onDeleted when the saved session is dead', async () => {
+    const onDeleted = jest.fn()
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(400, xrpcError('ExpiredToken', 'Token has been revoked'))
+    await expect(PasswordAgent.resume(makeSession(), { hooks: { onDeleted } })).rejects.toMatchObject({ error: 'ExpiredToken' })
+    expect(onDeleted).toHaveBeenCalledTimes(1)
+  })
+
+  it('returns the agent with the saved tokens when the entryway is down', async () => {
+    const saved = makeSession()
+    const onRefreshFailure = jest.fn()
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(503, xrpcError('ServiceUnavailable'))
+    const agent = await PasswordAgent.resume(saved, { hooks: { onRefreshFailure } })
+    expect(agent.session).toBe(saved)
+    expect(onRefreshFailure).toHaveBeenCalledTimes(1)
+  })
+})
+
+describe('logout and delete', () => {
+  it('deletes the server session with the refresh token, then every request says "Logged out"', async () => {
+    const onDeleted = jest.fn()
+    const agent = await login({ onDeleted })
+    const session = agent.session
+    const scope = nock(SERVICE, bearer(session.data.refreshJwt)).post('/xrpc/com.atproto.server.deleteSession').reply(200)
+    await agent.logout()
+    scope.done()
+    expect(onDeleted).toHaveBeenCalledWith(session)
+    expect(agent.destroyed).toBe(true)
+    await expect(new Client(agent).call(describeRepo, { repo: DID })).rejects.toThrow('Logged out')
+    await expect(agent.fetch(`${PDS}/x`)).rejects.toThrow('Logged out')
+    await expect(agent.refresh()).rejects.toThrow('Logged out')
+    await agent.logout() // idempotent, no request
+  })
+
+  it('keeps the session and rejects on a transient failure, calling onDeleteFailure', async () => {
+    const onDeleted = jest.fn()
+    const onDeleteFailure = jest.fn()
+    const agent = await login({ onDeleted, onDeleteFailure })
+    nock(SERVICE).post('/xrpc/com.atproto.server.deleteSession').reply(503, xrpcError('ServiceUnavailable'))
+    await expect(agent.logout()).rejects.toBeInstanceOf(XrpcResponseError)
+    expect(onDeleteFailure).toHaveBeenCalledTimes(1)
+    expect(onDeleted).not.toHaveBeenCalled()
+    expect(agent.destroyed).toBe(false)
+  })
+
+  it('PasswordAgent.delete revokes a saved session without resuming it', async () => {
+    const saved = makeSession()
+    const scope = nock(SERVICE, bearer(saved.data.refreshJwt)).post('/xrpc/com.atproto.server.deleteSession').reply(200)
+    await PasswordAgent.delete(saved)
+    scope.done()
+  })
+})
+
+describe('agent.fetch', () => {
+  it('works as the fetch of ofetch, relative paths going to the PDS', async () => {
+    const agent = await login()
+    const scope = nock(PDS, bearer(agent.session.data.accessJwt))
+      .get('/xrpc/com.atproto.repo.describeRepo').query({ repo: DID })
+      .reply(200, { handle: 'alice.example', did: DID })
+    const $fetch = createFetch({ fetch: agent.fetch })
+    const repo = await $fetch<{ did: string }>('/xrpc/com.atproto.repo.describeRepo', { query: { repo: DID } })
+    expect(repo.did).toBe(DID)
+    scope.done()
+  })
+
+  it('fetches other origins without credentials', async () => {
+    const agent = await login()
+    const scope = nock('https://elsewhere.example', { badheaders: ['authorization'] }).get('/x').reply(200, 'ok')
+    expect(await (await agent.fetch('https://elsewhere.example/x')).text()).toBe('ok')
+    scope.done()
+  })
+
+  it('keeps no secrets in JSON.stringify or util.inspect', async () => {
+    const { inspect } = await import('node:util')
+    const agent = await login()
+    const { accessJwt, refreshJwt } = agent.session.data
+    for (const text of [JSON.stringify(agent), inspect(agent, { depth: 10, showHidden: true })]) {
+      expect(text).toContain(DID)
+      expect(text).not.toContain(accessJwt)
+      expect(text).not.toContain(refreshJwt)
+    }
+  })
+})
