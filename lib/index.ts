@@ -13,5 +13,5 @@ export {
   type SessionHolderOptions,
   type SessionSource,
 } from './session-holder.ts'
-export type { Session, SessionData } from './session.ts'
+export { Session, type SessionData } from './session.ts'
 export { XrpcResponseError } from '@atproto/lex-client'

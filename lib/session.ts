@@ -142,3 +142,31 @@ export function pdsOrigin(session: Session): string {
 export function isSessionOrigin(session: Session, origin: string): boolean {
   return origin === pdsOrigin(session) || origin === new URL(session.service).origin
 }
+
+/**
+ * Helpers for saved sessions. `Session` is both this value and the type above,
+ * so `import { Session } from 'lex-password-agent'` works in plain JS too.
+ */
+export const Session: {
+  /** Throws a TypeError naming the first bad field of `value`. */
+  assert(value: unknown): asserts value is Session
+  /** Whether `value` is a usable Session. */
+  is(value: unknown): value is Session
+  /** Parses saved JSON and checks it (SyntaxError or TypeError on bad input). */
+  parse(json: string): Session
+} = {
+  assert: (value) => assertSession(value),
+  is: (value): value is Session => {
+    try {
+      assertSession(value)
+      return true
+    } catch {
+      return false
+    }
+  },
+  parse: (json) => {
+    const value: unknown = JSON.parse(json)
+    assertSession(value)
+    return value
+  },
+}

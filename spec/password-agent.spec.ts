@@ -14,7 +14,7 @@ const describeRepo = l.query(
 const createRecord = l.procedure(
   'com.atproto.repo.createRecord',
   l.params(),
-  l.jsonPayload({ repo: l.string(), collection: l.string(), record: l.unknown() }),
+  l.jsonPayload({ repo: l.string(), collection: l.string(), record: l.lexMap() }),
   l.jsonPayload({ uri: l.string(), cid: l.string() }),
 )
 
@@ -31,7 +31,7 @@ describe('PasswordAgent.login', () => {
   it('creates a session and announces it through onRefreshed with this = agent', async () => {
     const data = sessionData()
     let seenThis: unknown
-    const onRefreshed = jest.fn(function (this: PasswordAgent) {
+    const onRefreshed = jest.fn(function (this: PasswordAgent, _session: Session) {
       seenThis = this
     })
     const scope = nock(SERVICE)
@@ -45,7 +45,7 @@ describe('PasswordAgent.login', () => {
     expect(agent.did).toBe(DID)
     expect(agent.destroyed).toBe(false)
     expect(seenThis).toBe(agent)
-    const session = onRefreshed.mock.calls[0]![0] as unknown as Session
+    const session = onRefreshed.mock.calls[0]![0]
     expect(session).toEqual({ data, refreshedAt: expect.any(String), pdsUrl: PDS, service: SERVICE })
     expect(new Date(session.refreshedAt).toISOString()).toBe(session.refreshedAt)
     expect(agent.session).toBe(session)
