@@ -21,6 +21,12 @@ export type PasswordAgentOptions = {
   fetch?: FetchLike
   /** Give up on a refresh or logout after this many ms (default 30 000). */
   refreshTimeoutMs?: number
+  /**
+   * After a transient refresh failure, requests do not trigger another refresh
+   * for `minMs` (default 1 000), doubling per failure in a row up to `maxMs`
+   * (default 60 000). `agent.refresh()` always tries.
+   */
+  refreshBackoff?: { minMs?: number; maxMs?: number }
 }
 
 export type LoginOptions = PasswordAgentOptions & {
@@ -71,6 +77,7 @@ export class PasswordAgent implements Agent {
       hooks: options.hooks,
       thisArg: this,
       timeoutMs: options.refreshTimeoutMs,
+      backoff: options.refreshBackoff,
     })
     const state = { session: this.sessionHolder }
     this.#fetch = pipeline(
@@ -161,7 +168,7 @@ export class PasswordAgent implements Agent {
       throw new TypeError('"allowTakendown" must be a boolean')
     }
     assertAgentOptions(options)
-    const { hooks, fetch = globalFetch, refreshTimeoutMs } = options
+    const { hooks, fetch = globalFetch, refreshTimeoutMs, refreshBackoff } = options
 
     const res = await xrpcSafe(
       { fetchHandler: (path, init) => fetch(new URL(path, service), { ...init, redirect: 'error' }) },
@@ -180,7 +187,7 @@ export class PasswordAgent implements Agent {
       throw res
     }
     const { session, warning } = sessionFromServer(res.body, service, null)
-    const agent = new PasswordAgent(session, { hooks, fetch: options.fetch, refreshTimeoutMs })
+    const agent = new PasswordAgent(session, { hooks, fetch: options.fetch, refreshTimeoutMs, refreshBackoff })
     await agent.sessionHolder.announce(warning)
     return { success: true, value: agent }
   }
@@ -219,7 +226,7 @@ function assertAgentOptions(options: unknown): asserts options is PasswordAgentO
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('options must be an object')
   }
-  const { hooks, fetch, refreshTimeoutMs } = options as PasswordAgentOptions
+  const { hooks, fetch, refreshTimeoutMs, refreshBackoff } = options as PasswordAgentOptions
   assertHooks(hooks)
   if (fetch !== undefined && typeof fetch !== 'function') {
     throw new TypeError('"fetch" must be a function')
@@ -229,5 +236,16 @@ function assertAgentOptions(options: unknown): asserts options is PasswordAgentO
     !(typeof refreshTimeoutMs === 'number' && refreshTimeoutMs > 0 && refreshTimeoutMs <= 2 ** 31 - 1)
   ) {
     throw new TypeError('"refreshTimeoutMs" must be a positive number of milliseconds')
+  }
+  if (refreshBackoff !== undefined) {
+    if (typeof refreshBackoff !== 'object' || refreshBackoff === null) {
+      throw new TypeError('"refreshBackoff" must be an object')
+    }
+    for (const key of ['minMs', 'maxMs'] as const) {
+      const v = refreshBackoff[key]
+      if (v !== undefined && !(typeof v === 'number' && v >= 0 && Number.isFinite(v))) {
+        throw new TypeError(`"refreshBackoff.${key}" must be a non-negative number`)
+      }
+    }
   }
 }

@@ -28,6 +28,13 @@ export type SessionHolderOptions = {
   thisArg?: unknown
   /** Give up on a refresh or logout after this many ms (default 30 000). */
   timeoutMs?: number
+  /**
+   * After a transient refresh failure, automatic refreshes (from requests) are
+   * not retried for this long, doubling per consecutive failure up to
+   * `maxMs` (default `{ minMs: 1000, maxMs: 60_000 }`). `refresh()` called
+   * without a `seen` session (e.g. `agent.refresh()`) always tries.
+   */
+  backoff?: { minMs?: number; maxMs?: number }
 }
 
 /** Server answers that end a session for good (anything else is transient). */
@@ -61,6 +68,11 @@ export class SessionHolder implements SessionSource {
   readonly #thisArg: unknown
   readonly #timeoutMs: number
   readonly #service: Agent
+  readonly #backoff: { minMs: number; maxMs: number }
+  /** Transient failures in a row, the last one, and when automatic refreshes may try again. */
+  #failures = 0
+  #lastFailure: Error | null = null
+  #retryAt = 0
 
   constructor(session: Session, options: SessionHolderOptions = {}) {
     this.#session = session
@@ -68,6 +80,7 @@ export class SessionHolder implements SessionSource {
     this.#hooks = options.hooks ?? {}
     this.#thisArg = options.thisArg ?? this
     this.#timeoutMs = options.timeoutMs ?? 30_000
+    this.#backoff = { minMs: 1000, maxMs: 60_000, ...options.backoff }
     // Session calls carry the refresh token: service origin only, no redirects.
     this.#service = {
       fetchHandler: (path, init) =>
@@ -93,6 +106,10 @@ export class SessionHolder implements SessionSource {
   refresh(seen?: Session): Promise<Session> {
     if (this.#refreshing) return this.#refreshing
     if (!this.#session) return Promise.reject(new LoggedOutError())
+    // No refresh storm while the entryway is down: requests get the last failure.
+    if (seen && this.#lastFailure && Date.now() < this.#retryAt && !this.#busy) {
+      return Promise.reject(this.#lastFailure)
+    }
     const run = this.#exclusive(() => this.#doRefresh(seen))
     this.#refreshing = run
     const clear = () => {
@@ -144,9 +161,15 @@ export class SessionHolder implements SessionSource {
         await this.#end(session)
         throw res
       }
+      this.#failures++
+      this.#lastFailure = res
+      const delay = Math.min(this.#backoff.maxMs, this.#backoff.minMs * 2 ** (this.#failures - 1))
+      this.#retryAt = Date.now() + delay * (0.75 + Math.random() * 0.5)
       await this.#runHook('onRefreshFailure', session, res)
       throw res
     }
+    this.#failures = 0
+    this.#lastFailure = null
 
     const data: SessionData = { ...res.body }
     if (data.did !== session.data.did) {

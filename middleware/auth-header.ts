@@ -1,5 +1,5 @@
 import type { Middleware } from '../lib/fetch.ts'
-import { accessTokenAllowed, inputHeaders, inputUrl } from '../lib/request.ts'
+import { accessTokenAllowed, inputHeaders, inputUrl, isReplayable } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import { assertSessionSource } from './options.ts'
 
@@ -8,11 +8,18 @@ export type AuthHeaderOptions = {
   session: SessionSource
 }
 
+const MAX_REDIRECTS = 20
+const isRedirect = (status: number) => [301, 302, 303, 307, 308].includes(status)
+
 /**
  * Adds `Authorization: Bearer <accessJwt>`, but only to absolute URLs on the
  * session's own origins (the PDS; the service for session methods). A request
  * that already has an `Authorization` header keeps the caller's and gets none
  * of ours. Place it after `routeToPds` so paths are already absolute.
+ *
+ * Redirects of an authenticated request are followed here, not by the fetch
+ * below it, so the token goes only to hops that may see it, whatever fetch
+ * implementation is underneath.
  */
 export function authHeader(options: AuthHeaderOptions): Middleware {
   const { session } = assertSessionSource(options, 'authHeader')
@@ -20,9 +27,35 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
     const current = await session.current()
     const headers = inputHeaders(input, init)
     if (headers.has('authorization')) return next(input, init)
-    const url = URL.parse(inputUrl(input))
+    let url = URL.parse(inputUrl(input))
     if (!url || !accessTokenAllowed(current, url)) return next(input, init)
     headers.set('authorization', `Bearer ${current.data.accessJwt}`)
-    return next(input, { ...init, headers })
+
+    const mode = init?.redirect ?? (input instanceof Request ? input.redirect : 'follow')
+    if (mode !== 'follow') return next(input, { ...init, headers })
+    let res = await next(input, { ...init, headers, redirect: 'manual' })
+    // A browser hides manual redirects (opaqueredirect); its own follow drops
+    // Authorization across origins as the fetch standard requires.
+    if (res.type === 'opaqueredirect') return next(input, { ...init, headers })
+
+    let method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
+    let body = init?.body
+    for (let hops = 0; isRedirect(res.status) && hops < MAX_REDIRECTS; hops++) {
+      const location = URL.parse(res.headers.get('location') ?? '', url)
+      if (!location || (location.protocol !== 'https:' && location.protocol !== 'http:')) return res
+      if (res.status === 303 ? method !== 'HEAD' : res.status <= 302 && method === 'POST') {
+        method = method === 'HEAD' ? 'HEAD' : 'GET'
+        body = undefined
+        headers.delete('content-type')
+        headers.delete('content-length')
+      } else if (!isReplayable(input, { ...init, body })) {
+        return res // a stream body cannot follow a 307/308
+      }
+      if (!accessTokenAllowed(current, location)) headers.delete('authorization')
+      await res.body?.cancel().catch(() => {})
+      url = location
+      res = await next(location.href, { ...init, method, body, headers, redirect: 'manual' })
+    }
+    return res
   }
 }

@@ -45,9 +45,22 @@ export function refreshOnExpired(options: RefreshOnExpiredOptions): Middleware {
     if (!(await isExpiredTokenAnswer(res, maxPeekBytes))) return res
     const signal = inputSignal(input, init)
     if (signal?.aborted) return res
-    const fresh = await session.refresh(seen).catch(() => null)
+    const fresh = await untilAborted(session.refresh(seen), signal).catch(() => null)
     if (!fresh || fresh.data.accessJwt === seen.data.accessJwt || signal?.aborted) return res
     await res.body?.cancel().catch(() => {})
     return next(input, init)
   }
+}
+
+/**
+ * Waits for a shared refresh, but lets an aborted request stop waiting
+ * without aborting the refresh the other requests share.
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | null> {
+  if (!signal) return promise
+  return new Promise<T | null>((resolve, reject) => {
+    const onAbort = () => resolve(null)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
 }

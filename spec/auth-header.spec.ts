@@ -65,4 +65,59 @@ describe('authHeader', () => {
     await expect(authHeader({ session: source })(fetch)(`${PDS}/x`)).rejects.toThrow(LoggedOutError)
     expect(calls).toHaveLength(0)
   })
+
+  describe('redirects of an authenticated request', () => {
+    const redirect = (status: number, location: string) => new Response(null, { status, headers: { location } })
+
+    it('follows a redirect to another origin without the token', async () => {
+      const s = session()
+      const { fetch, calls } = recordingFetch((_c, n) => (n === 1 ? redirect(302, 'https://cdn.example/blob') : new Response('blob')))
+      const res = await authHeader({ session: new FakeSource(s) })(fetch)(`${PDS}/xrpc/com.atproto.sync.getBlob`)
+      expect(await res.text()).toBe('blob')
+      expect(calls.map((c) => [c.url, c.headers.get('authorization'), c.init?.redirect])).toEqual([
+        [`${PDS}/xrpc/com.atproto.sync.getBlob`, `Bearer ${s.data.accessJwt}`, 'manual'],
+        ['https://cdn.example/blob', null, 'manual'],
+      ])
+    })
+
+    it('keeps the token on a same-origin 307 and replays the body and method', async () => {
+      const s = session()
+      const { fetch, calls } = recordingFetch((_c, n) => (n === 1 ? redirect(307, '/xrpc/other') : new Response('ok')))
+      await authHeader({ session: new FakeSource(s) })(fetch)(`${PDS}/xrpc/a.b.c`, { method: 'POST', body: 'x' })
+      expect(calls[1]).toMatchObject({ url: `${PDS}/xrpc/other`, init: { method: 'POST', body: 'x' } })
+      expect(calls[1]!.headers.get('authorization')).toBe(`Bearer ${s.data.accessJwt}`)
+    })
+
+    it('turns a POST into a GET without body on 303, and never re-adds a dropped token', async () => {
+      const { fetch, calls } = recordingFetch((_c, n) =>
+        n === 1 ? redirect(303, 'https://other.example/x') : n === 2 ? redirect(302, `${PDS}/back`) : new Response('ok'),
+      )
+      await authHeader({ session: new FakeSource(session()) })(fetch)(`${PDS}/x`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      })
+      expect(calls.map((c) => [c.init?.method, c.init?.body, c.headers.has('authorization'), c.headers.get('content-type')])).toEqual([
+        ['POST', '{}', true, 'application/json'],
+        ['GET', undefined, false, null],
+        ['GET', undefined, false, null],
+      ])
+    })
+
+    it('stops after 20 hops and does not follow to other schemes', async () => {
+      const loop = recordingFetch(() => redirect(302, `${PDS}/again`))
+      expect((await authHeader({ session: new FakeSource(session()) })(loop.fetch)(`${PDS}/x`)).status).toBe(302)
+      expect(loop.calls).toHaveLength(21)
+      const file = recordingFetch(() => redirect(302, 'file:///etc/passwd'))
+      expect((await authHeader({ session: new FakeSource(session()) })(file.fetch)(`${PDS}/x`)).status).toBe(302)
+      expect(file.calls).toHaveLength(1)
+    })
+
+    it("leaves redirect: 'manual' and 'error' to the caller", async () => {
+      const { fetch, calls } = recordingFetch(() => redirect(302, 'https://other.example/'))
+      const res = await authHeader({ session: new FakeSource(session()) })(fetch)(`${PDS}/x`, { redirect: 'manual' })
+      expect(res.status).toBe(302)
+      expect(calls).toHaveLength(1)
+    })
+  })
 })

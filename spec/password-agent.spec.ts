@@ -388,3 +388,102 @@ describe('agent.fetch', () => {
     }
   })
 })
+
+describe('faults do not poison the agent', () => {
+  it('reports a throwing hook through onHookError and keeps the session consistent', async () => {
+    const reported: [unknown, string][] = []
+    const agent = await login({
+      onRefreshed() {
+        throw new Error('disk full')
+      },
+      onHookError(error, hook) {
+        reported.push([error, hook])
+      },
+    })
+    const next = sessionData()
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, next)
+    const refreshed = await agent.refresh()
+    expect(refreshed.data).toEqual(next)
+    expect(agent.session).toBe(refreshed)
+    expect(reported.map(([e, h]) => [(e as Error).message, h])).toEqual([
+      ['disk full', 'onRefreshed'],
+      ['disk full', 'onRefreshed'],
+    ])
+    nock(PDS).get('/x').reply(200, 'still works')
+    expect(await (await agent.fetch(`${PDS}/x`)).text()).toBe('still works')
+  })
+
+  it('falls back to console.error for a rejecting hook', async () => {
+    const spy = jest.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      const agent = await login({ onRefreshed: async () => Promise.reject(new Error('nope')) })
+      expect(agent.destroyed).toBe(false)
+      expect(spy).toHaveBeenCalledWith('lex-password-agent: the onRefreshed hook failed', expect.any(Error))
+    } finally {
+      spy.mockRestore()
+    }
+  })
+
+  it('backs off after a transient refresh failure: requests do not storm the entryway', async () => {
+    const onRefreshFailure = jest.fn()
+    const agent = await login({ onRefreshFailure })
+    let refreshCalls = 0
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').times(10).reply(() => {
+      refreshCalls++
+      return [503, xrpcError('ServiceUnavailable')]
+    })
+    const pds = nock(PDS).get('/x').times(5).reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
+    for (let i = 0; i < 5; i++) {
+      const res = await agent.fetch(`${PDS}/x`)
+      expect(res.status).toBe(400)
+      expect(await res.json()).toEqual(xrpcError('ExpiredToken'))
+    }
+    pds.done()
+    expect(refreshCalls).toBe(1)
+    expect(onRefreshFailure).toHaveBeenCalledTimes(1)
+    expect(agent.destroyed).toBe(false)
+    // An explicit refresh always tries.
+    await expect(agent.refresh()).rejects.toBeInstanceOf(XrpcResponseError)
+    expect(refreshCalls).toBe(2)
+    nock.cleanAll()
+  })
+
+  it('times out a hanging refresh, releases waiting requests with their first answer, keeps the session', async () => {
+    const onRefreshFailure = jest.fn()
+    const data = sessionData()
+    // The entryway accepts refreshSession and never answers (until the signal aborts).
+    const hanging = (input: string | URL | Request, init?: RequestInit): Promise<Response> =>
+      String(input).endsWith('refreshSession')
+        ? new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)))
+        : globalThis.fetch(input, init)
+    nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, data)
+    const result = await PasswordAgent.login({
+      service: SERVICE, identifier: 'a', password: 'b', refreshTimeoutMs: 200, fetch: hanging, hooks: { onRefreshFailure },
+    })
+    if (!result.success) throw result
+    const agent = result.value
+    nock(PDS).get('/x').times(3).reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
+    const started = Date.now()
+    const answers = await Promise.all([1, 2, 3].map(() => agent.fetch(`${PDS}/x`)))
+    expect(answers.map((r) => r.status)).toEqual([400, 400, 400])
+    expect(Date.now() - started).toBeLessThan(4_000)
+    expect(onRefreshFailure).toHaveBeenCalledTimes(1)
+    expect(onRefreshFailure.mock.calls[0]![1]).toMatchObject({ name: 'SessionTimeoutError' })
+    expect(agent.session.data).toEqual(data)
+  })
+
+  it('lets an aborted request stop waiting without aborting the shared refresh', async () => {
+    const agent = await login()
+    const next = sessionData()
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').delay(200).reply(200, next)
+    nock(PDS).get('/x').times(2).reply(400, xrpcError('ExpiredToken'), JSON_HEADERS).get('/x').reply(200, 'ok')
+    const ctrl = new AbortController()
+    const aborted = agent.fetch(`${PDS}/x`, { signal: ctrl.signal })
+    const patient = agent.fetch(`${PDS}/x`)
+    setTimeout(() => ctrl.abort(), 50)
+    const first = await aborted
+    expect(first.status).toBe(400)
+    expect((await patient).status).toBe(200)
+    expect(agent.session.data).toEqual(next)
+  })
+})
