@@ -6,7 +6,10 @@ export {
   type LoginOptions,
   type LoginResult,
   type PasswordAgentOptions,
+  type ResumeOptions,
 } from './password-agent.ts'
+export { isNewerSession, MemorySessionStore, type SessionLock, type SessionStore } from './session-store.ts'
+export { jwtExpiry } from './jwt.ts'
 export {
   isDefinitiveRefusal,
   SessionHolder,

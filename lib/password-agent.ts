@@ -7,7 +7,10 @@ import { createSession } from './lexicons.ts'
 import { authHeader } from '../middleware/auth-header.ts'
 import { refreshOnExpired } from '../middleware/refresh-on-expired.ts'
 import { routeToPds } from '../middleware/route-to-pds.ts'
-import { SessionHolder, sessionFromServer } from './session-holder.ts'
+import { refreshAhead, type RefreshAheadOptions } from '../middleware/refresh-ahead.ts'
+import { jwtExpiry } from './jwt.ts'
+import { isDefinitiveRefusal, SessionHolder, sessionFromServer } from './session-holder.ts'
+import { assertSessionStore, isNewerSession, type SessionLock, type SessionStore } from './session-store.ts'
 import { assertSession, checkServiceUrl, type Session } from './session.ts'
 
 /** Options shared by `login`, `resume`, `delete` and the constructor. */
@@ -27,6 +30,30 @@ export type PasswordAgentOptions = {
    * (default 60 000). `agent.refresh()` always tries.
    */
   refreshBackoff?: { minMs?: number; maxMs?: number }
+  /**
+   * Refresh before the access token expires (read from its `exp`), so requests
+   * at expiry cost no `ExpiredToken` round trip. Default on (60 s margin + up
+   * to 30 s jitter); `false` leaves only the reactive refresh.
+   */
+  refreshAhead?: false | Omit<RefreshAheadOptions, 'session'>
+  /**
+   * Shared session storage (see `MemorySessionStore`, `FileSessionStore`):
+   * every new session is written to it before use, and a refresh first adopts
+   * a newer session another process saved there.
+   */
+  store?: SessionStore
+  /** Cross-process lock around refresh and logout (default: `store.lock`). */
+  lock?: SessionLock
+}
+
+export type ResumeOptions = PasswordAgentOptions & {
+  /**
+   * `'always'` (default, as upstream): refresh before returning, which proves
+   * the session is alive. `'if-expired'`: no network call while the access
+   * token is fresh (by its `exp`); a revoked session is then only noticed on
+   * the first request (which gets `onDeleted` through the usual refresh).
+   */
+  refresh?: 'always' | 'if-expired'
 }
 
 export type LoginOptions = PasswordAgentOptions & {
@@ -78,10 +105,17 @@ export class PasswordAgent implements Agent {
       thisArg: this,
       timeoutMs: options.refreshTimeoutMs,
       backoff: options.refreshBackoff,
+      store: options.store,
+      lock: options.lock,
     })
     const state = { session: this.sessionHolder }
     this.#fetch = pipeline(
-      [refreshOnExpired(state), routeToPds(state), authHeader(state)],
+      [
+        ...(options.refreshAhead === false ? [] : [refreshAhead({ ...options.refreshAhead, ...state })]),
+        refreshOnExpired(state),
+        routeToPds(state),
+        authHeader(state),
+      ],
       options.fetch ?? globalFetch,
     )
   }
@@ -168,7 +202,7 @@ export class PasswordAgent implements Agent {
       throw new TypeError('"allowTakendown" must be a boolean')
     }
     assertAgentOptions(options)
-    const { hooks, fetch = globalFetch, refreshTimeoutMs, refreshBackoff } = options
+    const { fetch = globalFetch } = options
 
     const res = await xrpcSafe(
       { fetchHandler: (path, init) => fetch(new URL(path, service), { ...init, redirect: 'error' }) },
@@ -187,7 +221,8 @@ export class PasswordAgent implements Agent {
       throw res
     }
     const { session, warning } = sessionFromServer(res.body, service, null)
-    const agent = new PasswordAgent(session, { hooks, fetch: options.fetch, refreshTimeoutMs, refreshBackoff })
+    const { service: _s, identifier: _i, password: _p, authFactorToken: _a, allowTakendown: _t, ...agentOptions } = options
+    const agent = new PasswordAgent(session, agentOptions)
     await agent.sessionHolder.announce(warning)
     return { success: true, value: agent }
   }
@@ -197,14 +232,50 @@ export class PasswordAgent implements Agent {
    * if the server definitively refused it; on a transient failure
    * `onRefreshFailure` runs and the agent is returned with the saved tokens.
    */
-  static async resume(session: Session, options: PasswordAgentOptions = {}): Promise<PasswordAgent> {
-    const agent = new PasswordAgent(session, options)
+  static async resume(session: Session, options: ResumeOptions = {}): Promise<PasswordAgent> {
+    assertSession(session)
+    const { refresh = 'always', ...agentOptions } = options ?? {}
+    if (refresh !== 'always' && refresh !== 'if-expired') {
+      throw new TypeError('"refresh" must be \'always\' or \'if-expired\'')
+    }
+    assertAgentOptions(agentOptions)
+    const stored = await agentOptions.store?.get()
+    if (stored && stored.data.did === session.data.did && isNewerSession(stored, session)) session = stored
+    const agent = new PasswordAgent(session, agentOptions)
+    const exp = jwtExpiry(session.data.accessJwt)
+    if (refresh === 'if-expired' && exp !== undefined && exp * 1000 > Date.now() + 60_000) return agent
     try {
       await agent.refresh()
     } catch (err) {
       if (agent.destroyed) throw err
     }
     return agent
+  }
+
+  /**
+   * Restarts without a password round trip when it can: resumes the session
+   * saved in `options.store` (no network call while its token is fresh) and
+   * logs in with the password only if there is none or the server
+   * definitively refused it. Restarts then never spend createSession's rate
+   * limit (30 per 5 min, 300 per day).
+   */
+  static async resumeOrLogin(options: LoginOptions & { store: SessionStore }): Promise<LoginResult> {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('resumeOrLogin: options must be an object')
+    }
+    if (options.store === undefined) throw new TypeError('"store" is required')
+    assertSessionStore(options.store)
+    const { service: _s, identifier: _i, password: _p, authFactorToken: _a, allowTakendown: _t, ...agentOptions } = options
+    const saved = await options.store.get()
+    if (saved !== undefined) {
+      try {
+        assertSession(saved, 'stored session')
+        return { success: true, value: await PasswordAgent.resume(saved, { ...agentOptions, refresh: 'if-expired' }) }
+      } catch (err) {
+        if (!(err instanceof TypeError) && !isDefinitiveRefusal(err)) throw err
+      }
+    }
+    return PasswordAgent.login(options)
   }
 
   /**
@@ -226,8 +297,13 @@ function assertAgentOptions(options: unknown): asserts options is PasswordAgentO
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('options must be an object')
   }
-  const { hooks, fetch, refreshTimeoutMs, refreshBackoff } = options as PasswordAgentOptions
+  const { hooks, fetch, refreshTimeoutMs, refreshBackoff, store, lock, refreshAhead } = options as PasswordAgentOptions
   assertHooks(hooks)
+  assertSessionStore(store)
+  if (lock !== undefined && typeof lock !== 'function') throw new TypeError('"lock" must be a function')
+  if (refreshAhead !== undefined && refreshAhead !== false && (typeof refreshAhead !== 'object' || refreshAhead === null)) {
+    throw new TypeError('"refreshAhead" must be false or an options object')
+  }
   if (fetch !== undefined && typeof fetch !== 'function') {
     throw new TypeError('"fetch" must be a function')
   }

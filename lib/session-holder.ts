@@ -4,6 +4,7 @@ import { globalFetch, type FetchLike } from './fetch.ts'
 import type { HookName, SessionHooks } from './hooks.ts'
 import { deleteSession, getSession, refreshSession } from './lexicons.ts'
 import { pdsEndpoint, type Session, type SessionData } from './session.ts'
+import { isNewerSession, type SessionLock, type SessionStore } from './session-store.ts'
 
 /** What the middlewares need from a session: read it, and ask for a newer one. */
 export interface SessionSource {
@@ -35,6 +36,14 @@ export type SessionHolderOptions = {
    * without a `seen` session (e.g. `agent.refresh()`) always tries.
    */
   backoff?: { minMs?: number; maxMs?: number }
+  /**
+   * Shared storage for the session. Under `lock`, a refresh first re-reads it
+   * and adopts a session another process already rotated; new sessions are
+   * written before they are used.
+   */
+  store?: SessionStore
+  /** Cross-process lock (default: `store.lock`, else none). */
+  lock?: SessionLock
 }
 
 /** Server answers that end a session for good (anything else is transient). */
@@ -73,6 +82,8 @@ export class SessionHolder implements SessionSource {
   #failures = 0
   #lastFailure: Error | null = null
   #retryAt = 0
+  readonly #store: SessionStore | undefined
+  readonly #lock: SessionLock
 
   constructor(session: Session, options: SessionHolderOptions = {}) {
     this.#session = session
@@ -81,6 +92,8 @@ export class SessionHolder implements SessionSource {
     this.#thisArg = options.thisArg ?? this
     this.#timeoutMs = options.timeoutMs ?? 30_000
     this.#backoff = { minMs: 1000, maxMs: 60_000, ...options.backoff }
+    this.#store = options.store
+    this.#lock = options.lock ?? options.store?.lock ?? ((_key, fn) => fn())
     // Session calls carry the refresh token: service origin only, no redirects.
     this.#service = {
       fetchHandler: (path, init) =>
@@ -110,7 +123,7 @@ export class SessionHolder implements SessionSource {
     if (seen && this.#lastFailure && Date.now() < this.#retryAt && !this.#busy) {
       return Promise.reject(this.#lastFailure)
     }
-    const run = this.#exclusive(() => this.#doRefresh(seen))
+    const run = this.#exclusive(() => this.#locked(() => this.#doRefresh(seen)))
     this.#refreshing = run
     const clear = () => {
       if (this.#refreshing === run) this.#refreshing = null
@@ -121,7 +134,7 @@ export class SessionHolder implements SessionSource {
 
   /** Deletes the session on the server. Resolves once it is gone (idempotent). */
   logout(): Promise<void> {
-    return this.#exclusive(() => this.#doLogout())
+    return this.#exclusive(() => this.#locked(() => this.#doLogout()))
   }
 
   /**
@@ -130,7 +143,9 @@ export class SessionHolder implements SessionSource {
    */
   async announce(warning?: string): Promise<void> {
     if (warning) await this.#runHook('onWarning', warning)
-    if (this.#session) await this.#runHook('onRefreshed', this.#session)
+    if (!this.#session) return
+    await this.#persist(this.#session)
+    await this.#runHook('onRefreshed', this.#session)
   }
 
   /** Runs `op` after the running refresh/logout; readers wait for the newest one. */
@@ -145,10 +160,47 @@ export class SessionHolder implements SessionSource {
     return run
   }
 
+  /** Runs a refresh/logout under the cross-process lock, keyed by the account. */
+  #locked<T>(op: () => Promise<T>): Promise<T> {
+    const did = this.#session?.data.did
+    return did ? this.#lock(`lex-password-agent:${did}`, op) : op()
+  }
+
+  /**
+   * Adopts a newer session from the store (another process refreshed it).
+   * Returns it, or `undefined` when ours is the newest.
+   */
+  async #adoptFromStore(session: Session): Promise<Session | undefined> {
+    if (!this.#store) return undefined
+    let stored: Session | undefined
+    try {
+      stored = await this.#store.get()
+    } catch (err) {
+      await this.#runHook('onWarning', `could not read the session store (${errorText(err)})`)
+      return undefined
+    }
+    if (!stored || stored.data.did !== session.data.did || !isNewerSession(stored, session)) return undefined
+    this.#session = stored
+    await this.#runHook('onRefreshed', stored)
+    return stored
+  }
+
+  /** Writes a new session before it is used; on failure keeps it in memory and says so. */
+  async #persist(session: Session): Promise<void> {
+    try {
+      await this.#store?.set(session)
+    } catch (err) {
+      await this.#runHook('onWarning', `could not save the session; keeping it in memory (${errorText(err)})`)
+    }
+  }
+
   async #doRefresh(seen: Session | undefined): Promise<Session> {
-    const session = this.#session
+    let session = this.#session
     if (!session) throw new LoggedOutError()
     if (seen && seen.data.accessJwt !== session.data.accessJwt) return session
+    const adopted = await this.#adoptFromStore(session)
+    if (adopted) return adopted
+    session = this.#session ?? session
 
     const res = await this.#call((signal) =>
       xrpcSafe(this.#service, refreshSession, {
@@ -189,6 +241,7 @@ export class SessionHolder implements SessionSource {
       }
     }
     const { session: next, warning } = sessionFromServer(data, session.service, session.pdsUrl)
+    await this.#persist(next)
     this.#session = next
     if (warning) await this.#runHook('onWarning', warning)
     await this.#runHook('onRefreshed', next)
@@ -196,8 +249,9 @@ export class SessionHolder implements SessionSource {
   }
 
   async #doLogout(): Promise<void> {
-    const session = this.#session
-    if (!session) return
+    if (!this.#session) return
+    // Revoke the newest generation, even if another process rotated it.
+    const session = (await this.#adoptFromStore(this.#session)) ?? this.#session
     const res = await this.#call((signal) =>
       xrpcSafe(this.#service, deleteSession, {
         headers: { authorization: `Bearer ${session.data.refreshJwt}` },
@@ -214,6 +268,13 @@ export class SessionHolder implements SessionSource {
 
   async #end(session: Session): Promise<void> {
     this.#session = null
+    try {
+      // Remove it from the store only if it still holds this generation.
+      const stored = await this.#store?.get()
+      if (stored && !isNewerSession(stored, session)) await this.#store!.delete()
+    } catch (err) {
+      await this.#runHook('onWarning', `could not remove the session from the store (${errorText(err)})`)
+    }
     await this.#runHook('onDeleted', session)
   }
 
@@ -252,6 +313,8 @@ export class SessionHolder implements SessionSource {
     }
   }
 }
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err))
 
 /**
  * Builds a {@link Session} from a createSession / refreshSession answer. Routes

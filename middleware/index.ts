@@ -5,3 +5,4 @@ export {
   type RefreshOnExpiredOptions,
 } from './refresh-on-expired.ts'
 export { routeToPds, type RouteToPdsOptions } from './route-to-pds.ts'
+export { refreshAhead, type RefreshAheadOptions } from './refresh-ahead.ts'

@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { assertSession, type Session } from './session.ts'
+import type { SessionLock, SessionStore } from './session-store.ts'
+
+export type FileSessionStoreOptions = {
+  /** A lock untouched for this long is considered abandoned by a dead holder (default 30 000). */
+  staleMs?: number
+  /** Give up acquiring the lock after this long (default 120 000). */
+  acquireTimeoutMs?: number
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * A session saved as one JSON file (exactly the `Session` object, mode 0600,
+ * written atomically with a temp file + rename), with a cross-process lock
+ * file beside it (`<file>.lock`) for processes on the same machine.
+ *
+ * The lock file is created exclusively, holds its owner's pid and a random
+ * token, is touched while held, and is taken over when its holder died (pid
+ * gone) or stopped touching it for `staleMs`.
+ */
+export class FileSessionStore implements SessionStore {
+  readonly file: string
+  readonly #lockFile: string
+  readonly #staleMs: number
+  readonly #acquireTimeoutMs: number
+
+  constructor(file: string, options: FileSessionStoreOptions = {}) {
+    if (typeof file !== 'string' || !file) throw new TypeError('"file" must be a non-empty path')
+    for (const key of ['staleMs', 'acquireTimeoutMs'] as const) {
+      const v = options[key]
+      if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
+        throw new TypeError(`"${key}" must be a positive number of milliseconds`)
+      }
+    }
+    this.file = path.resolve(file)
+    this.#lockFile = `${this.file}.lock`
+    this.#staleMs = options.staleMs ?? 30_000
+    this.#acquireTimeoutMs = options.acquireTimeoutMs ?? 120_000
+  }
+
+  async get(): Promise<Session | undefined> {
+    let text: string
+    try {
+      text = await fs.readFile(this.file, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+    const session: unknown = JSON.parse(text)
+    assertSession(session, 'stored session')
+    return session
+  }
+
+  async set(session: Session): Promise<void> {
+    await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 })
+    const tmp = `${this.file}.${process.pid}.${randomUUID()}.tmp`
+    const handle = await fs.open(tmp, 'wx', 0o600)
+    try {
+      await handle.writeFile(JSON.stringify(session))
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    try {
+      await fs.rename(tmp, this.file)
+    } catch (err) {
+      await fs.rm(tmp, { force: true })
+      throw err
+    }
+  }
+
+  async delete(): Promise<void> {
+    await fs.rm(this.file, { force: true })
+  }
+
+  lock: SessionLock = async (_key, fn) => {
+    const token = randomUUID()
+    await this.#acquire(token)
+    const keepAlive = setInterval(() => {
+      const now = new Date()
+      fs.utimes(this.#lockFile, now, now).catch(() => {})
+    }, Math.max(50, this.#staleMs / 3))
+    keepAlive.unref?.()
+    try {
+      return await fn()
+    } finally {
+      clearInterval(keepAlive)
+      await this.#release(token)
+    }
+  }
+
+  async #acquire(token: string): Promise<void> {
+    const deadline = Date.now() + this.#acquireTimeoutMs
+    await fs.mkdir(path.dirname(this.#lockFile), { recursive: true, mode: 0o700 })
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fs.writeFile(this.#lockFile, JSON.stringify({ pid: process.pid, token }), { flag: 'wx', mode: 0o600 })
+        return
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      }
+      if (await this.#isStale()) {
+        // Move the dead holder's lock aside atomically: of several waiters
+        // seeing it stale, only one rename succeeds.
+        const aside = `${this.#lockFile}.${randomUUID()}.stale`
+        if (await fs.rename(this.#lockFile, aside).then(() => true, () => false)) {
+          // Between our check and the rename another waiter may have taken
+          // over and written a fresh lock: if what we moved is live, put it back.
+          if (!(await this.#isStale(aside))) await fs.link(aside, this.#lockFile).catch(() => {})
+          await fs.rm(aside, { force: true })
+        }
+        continue
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for the session lock ${this.#lockFile}`)
+      }
+      await sleep(Math.min(100, 5 + attempt * 5) * (0.5 + Math.random()))
+    }
+  }
+
+  async #isStale(file = this.#lockFile): Promise<boolean> {
+    try {
+      const [stat, text] = await Promise.all([fs.stat(file), fs.readFile(file, 'utf8')])
+      if (Date.now() - stat.mtimeMs > this.#staleMs) return true
+      const { pid } = JSON.parse(text || '{}') as { pid?: number }
+      if (typeof pid === 'number' && pid !== process.pid && !isAlive(pid)) return true
+      return false
+    } catch {
+      return false // gone or half-written: retry soon
+    }
+  }
+
+  async #release(token: string): Promise<void> {
+    try {
+      const { token: owner } = JSON.parse(await fs.readFile(this.#lockFile, 'utf8')) as { token?: string }
+      if (owner === token) await fs.rm(this.#lockFile, { force: true })
+    } catch {
+      // Already taken over as stale, or gone: nothing of ours to remove.
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

@@ -1,0 +1,73 @@
+import { jwtExpiry } from './jwt.ts'
+import type { Session } from './session.ts'
+
+/**
+ * Where one account's session lives between processes (a file, Redis, a
+ * database row). The agent re-reads it under the lock before refreshing, so a
+ * session another process already rotated is adopted instead of refreshed
+ * again, and writes each new session before using it.
+ */
+export interface SessionStore {
+  /** The saved session, or `undefined` if there is none. */
+  get(): Promise<Session | undefined>
+  set(session: Session): Promise<void>
+  delete(): Promise<void>
+  /** A lock across everyone sharing this store; used unless the `lock` option is given. */
+  lock?: SessionLock
+}
+
+/**
+ * Runs `fn` while holding the lock named `key`, across every process (or
+ * host) that shares the store. Must release on throw, and must survive a
+ * holder that died (stale-lock timeout).
+ */
+export type SessionLock = <T>(key: string, fn: () => Promise<T>) => Promise<T>
+
+/**
+ * Token-generation order: a later access-token `exp` (set by the server) is
+ * newer; `refreshedAt` breaks ties and covers tokens without a readable `exp`.
+ */
+export function isNewerSession(a: Session, b: Session): boolean {
+  if (a.data.accessJwt === b.data.accessJwt) return false
+  const ea = jwtExpiry(a.data.accessJwt)
+  const eb = jwtExpiry(b.data.accessJwt)
+  if (ea !== undefined && eb !== undefined && ea !== eb) return ea > eb
+  return Date.parse(a.refreshedAt) > Date.parse(b.refreshedAt)
+}
+
+/** A store in memory: for tests, and to share one session between agents of one process. */
+export class MemorySessionStore implements SessionStore {
+  #session: Session | undefined
+  #tail: Promise<unknown> = Promise.resolve()
+  constructor(session?: Session) {
+    this.#session = session
+  }
+  async get() {
+    return this.#session && structuredClone(this.#session)
+  }
+  async set(session: Session) {
+    this.#session = structuredClone(session)
+  }
+  async delete() {
+    this.#session = undefined
+  }
+  /** In-process mutual exclusion (FIFO). */
+  lock: SessionLock = (_key, fn) => {
+    const run = this.#tail.then(fn, fn)
+    this.#tail = run.catch(() => {})
+    return run
+  }
+}
+
+/** Checks a `store` option, naming the missing method. */
+export function assertSessionStore(store: unknown, name = 'store'): asserts store is SessionStore | undefined {
+  if (store === undefined) return
+  if (typeof store !== 'object' || store === null) throw new TypeError(`"${name}" must be a SessionStore`)
+  for (const key of ['get', 'set', 'delete'] as const) {
+    if (typeof (store as Record<string, unknown>)[key] !== 'function') {
+      throw new TypeError(`"${name}.${key}" must be a function`)
+    }
+  }
+  const { lock } = store as SessionStore
+  if (lock !== undefined && typeof lock !== 'function') throw new TypeError(`"${name}.lock" must be a function`)
+}

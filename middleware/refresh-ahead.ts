@@ -1,0 +1,60 @@
+import type { Middleware } from '../lib/fetch.ts'
+import { jwtExpiry } from '../lib/jwt.ts'
+import { isReplayable } from '../lib/request.ts'
+import type { SessionSource } from '../lib/session-holder.ts'
+import type { Session } from '../lib/session.ts'
+import { assertSessionSource } from './options.ts'
+
+export type RefreshAheadOptions = {
+  /** The session to refresh. */
+  session: SessionSource
+  /** Refresh when the access token has less than this left (default 60 s). */
+  marginMs?: number
+  /** Up to this much random extra margin, drawn per token, so a fleet spreads out (default 30 s). */
+  jitterMs?: number
+  /**
+   * Margin for requests whose body is a stream (cannot be replayed after an
+   * `ExpiredToken`): they refresh first if the token would expire within this
+   * upload window (default 5 min).
+   */
+  streamMarginMs?: number
+}
+
+/**
+ * Refreshes before the access token expires (from the JWT's `exp`), so
+ * requests at natural expiry cost one refreshSession and no `ExpiredToken`
+ * round trip. Concurrent requests share the refresh. A token without a
+ * readable `exp` is left to `refreshOnExpired`; a failed refresh lets the
+ * request go out with the current token.
+ */
+export function refreshAhead(options: RefreshAheadOptions): Middleware {
+  const { session } = assertSessionSource(options, 'refreshAhead')
+  const marginMs = checkMs(options.marginMs, 60_000, 'marginMs')
+  const jitterMs = checkMs(options.jitterMs, 30_000, 'jitterMs')
+  const streamMarginMs = checkMs(options.streamMarginMs, 300_000, 'streamMarginMs')
+  // Per token: when to refresh it. Drawn once so the jitter is stable per generation.
+  const due = new WeakMap<Session, number>()
+  const refreshAt = (s: Session): number => {
+    let at = due.get(s)
+    if (at === undefined) {
+      const exp = jwtExpiry(s.data.accessJwt)
+      at = exp === undefined ? Infinity : exp * 1000 - marginMs - Math.random() * jitterMs
+      due.set(s, at)
+    }
+    return at
+  }
+  return (next) => async (input, init) => {
+    const current = await session.current()
+    const extra = isReplayable(input, init) ? 0 : Math.max(0, streamMarginMs - marginMs)
+    if (Date.now() + extra >= refreshAt(current)) await session.refresh(current).catch(() => {})
+    return next(input, init)
+  }
+}
+
+function checkMs(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
+    throw new TypeError(`refreshAhead: "${name}" must be a non-negative number of milliseconds`)
+  }
+  return value
+}

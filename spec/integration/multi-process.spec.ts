@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals'
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { FileSessionStore } from '../../lib/file-session-store.ts'
+import { PasswordAgent } from '../../lib/password-agent.ts'
+import { startMockEntryway, type MockEntryway } from '../helpers/mock-entryway.ts'
+
+// 8 Node processes share one saved session through FileSessionStore and hammer
+// a loopback entryway whose access tokens live 1.5 s and whose refresh tokens
+// are strictly single-use: any double refresh would log a worker out.
+const root = path.resolve(__dirname, '../..')
+const WORKERS = 8
+const DURATION_MS = 9_000
+const ACCESS_TTL_MS = 1_500
+
+let server: MockEntryway
+let dir: string
+
+beforeAll(async () => {
+  server = await startMockEntryway({ accessTtlMs: ACCESS_TTL_MS })
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lpa-multi-'))
+})
+afterAll(async () => {
+  await server.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+function worker(storeFile: string) {
+  return new Promise<Record<string, number> & { statuses: Record<string, number> }>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--conditions=lex-password-agent-source', 'spec/integration/fixtures/store-worker.ts'],
+      { cwd: root, env: { ...process.env, STORE_FILE: storeFile, DURATION_MS: String(DURATION_MS), CONCURRENCY: '4' }, timeout: 60_000 },
+      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))),
+    )
+  })
+}
+
+describe('8 processes sharing one file store', () => {
+  it('never log out, refresh each token generation at most once, and leave the newest session in the file', async () => {
+    const storeFile = path.join(dir, 'session.json')
+    const store = new FileSessionStore(storeFile)
+    const login = await PasswordAgent.login({ service: server.url, identifier: 'alice.test', password: 'pw', store })
+    if (!login.success) throw login
+    expect(fs.statSync(storeFile).mode & 0o777).toBe(0o600)
+
+    const results = await Promise.all(Array.from({ length: WORKERS }, () => worker(storeFile)))
+    const sum = (k: string) => results.reduce((a, r) => a + (r[k] as number), 0)
+    const refreshes = server.counts.get('com.atproto.server.refreshSession') ?? 0
+    const reuse = [...server.refreshUses.values()].filter((n) => n > 1).length
+    const report = {
+      workers: WORKERS,
+      requests: sum('requests'),
+      ok: sum('ok'),
+      failed: sum('failed'),
+      logouts: sum('deleted'),
+      refreshFailures: sum('refreshFailures'),
+      refreshSessionCalls: refreshes,
+      generationsRefreshedTwice: reuse,
+      expiredTokenAnswers: results.reduce((a, r) => a + (r.statuses['400'] ?? 0), 0),
+    }
+    console.log(`multi-process: ${JSON.stringify(report)}`)
+
+    expect(report.logouts).toBe(0)
+    expect(report.refreshFailures).toBe(0)
+    expect(reuse).toBe(0)
+    expect(report.failed).toBe(0)
+    expect(report.requests).toBeGreaterThan(500)
+    // Many expiries happened, and each one cost about one refresh for everyone together.
+    expect(refreshes).toBeGreaterThanOrEqual(Math.floor(DURATION_MS / ACCESS_TTL_MS) - 1)
+    expect(refreshes).toBeLessThanOrEqual(Math.ceil((DURATION_MS + 3_000) / (ACCESS_TTL_MS - 600)) + 2)
+    const final = await store.get()
+    expect(final?.data.refreshJwt).toBe(server.latestRefreshJwt())
+  }, 90_000)
+})
