@@ -1,0 +1,84 @@
+import { describe, expect, it } from '@jest/globals'
+import { jwtExpiry } from '../lib/jwt.ts'
+import { pipeline } from '../lib/fetch.ts'
+import { authHeader } from '../middleware/auth-header.ts'
+import { refreshAhead } from '../middleware/refresh-ahead.ts'
+import { FakeSource, recordingFetch } from './helpers/fake-source.ts'
+import { PDS, fakeJwt, session } from './helpers/fixtures.ts'
+
+const expiringIn = (s: number) => session({}, { accessJwt: fakeJwt({}, s) })
+const renew = (s: ReturnType<typeof session>) => ({ ...s, data: { ...s.data, accessJwt: fakeJwt({}, 7200) } })
+const ok = () => new Response('ok')
+
+describe('jwtExpiry', () => {
+  it('reads exp without verifying, and gives up on anything malformed', () => {
+    const exp = Math.floor(Date.now() / 1000) + 100
+    expect(jwtExpiry(fakeJwt({ exp }))).toBe(exp)
+    for (const bad of ['', 'abc', 'a.b.c', 'a.!!!.c', `x.${Buffer.from('{"exp":"soon"}').toString('base64url')}.y`, `x.${Buffer.from('null').toString('base64url')}.y`]) {
+      expect(jwtExpiry(bad)).toBeUndefined()
+    }
+  })
+})
+
+describe('refreshAhead', () => {
+  it('refreshes before sending when the token is inside the margin', async () => {
+    const source = new FakeSource(expiringIn(30), renew)
+    const { fetch, calls } = recordingFetch(ok)
+    await pipeline([refreshAhead({ session: source, marginMs: 60_000, jitterMs: 0 }), authHeader({ session: source })], fetch)(`${PDS}/x`)
+    expect(source.refreshes).toBe(1)
+    expect(calls[0]!.headers.get('authorization')).toBe(`Bearer ${source.session.data.accessJwt}`)
+  })
+
+  it('leaves a fresh token alone', async () => {
+    const source = new FakeSource(expiringIn(3600), renew)
+    const { fetch } = recordingFetch(ok)
+    await refreshAhead({ session: source })(fetch)(`${PDS}/x`)
+    expect(source.refreshes).toBe(0)
+  })
+
+  it('refreshes first for a stream body that could outlive the token (it cannot be replayed)', async () => {
+    const source = new FakeSource(expiringIn(120), renew)
+    const { fetch } = recordingFetch(ok)
+    const mw = refreshAhead({ session: source, marginMs: 60_000, jitterMs: 0, streamMarginMs: 300_000 })(fetch)
+    await mw(`${PDS}/x`, { method: 'POST', body: 'small' })
+    expect(source.refreshes).toBe(0)
+    const body = new ReadableStream({ start: (c) => c.close() })
+    await mw(`${PDS}/x`, { method: 'POST', body, duplex: 'half' } as RequestInit)
+    expect(source.refreshes).toBe(1)
+  })
+
+  it('falls back to reactive refresh for a token without a readable exp', async () => {
+    const source = new FakeSource(session({}, { accessJwt: 'eyJhbGciOiJIUzI1NiJ9.bm90LWpzb24.c2ln' }), renew)
+    const { fetch } = recordingFetch(ok)
+    await refreshAhead({ session: source })(fetch)(`${PDS}/x`)
+    expect(source.refreshes).toBe(0)
+  })
+
+  it('sends the request with the current token when the refresh fails', async () => {
+    const source = new FakeSource(expiringIn(10), () => {
+      throw new Error('down')
+    })
+    const { fetch, calls } = recordingFetch(ok)
+    const res = await refreshAhead({ session: source, jitterMs: 0 })(fetch)(`${PDS}/x`)
+    expect(res.status).toBe(200)
+    expect(calls).toHaveLength(1)
+  })
+
+  it('spreads refresh times with jitter, fixed per token', async () => {
+    const times = new Set<number>()
+    for (let i = 0; i < 20; i++) {
+      const source = new FakeSource(expiringIn(75), renew)
+      const { fetch } = recordingFetch(ok)
+      // 75 s left, margin 60 s, jitter up to 30 s: about half refresh now.
+      await refreshAhead({ session: source, marginMs: 60_000, jitterMs: 30_000 })(fetch)(`${PDS}/x`)
+      times.add(source.refreshes)
+    }
+    expect(times).toEqual(new Set([0, 1]))
+  })
+
+  it('validates its options', () => {
+    expect(() => refreshAhead({ session: new FakeSource(session()), marginMs: -1 })).toThrow(
+      new TypeError('refreshAhead: "marginMs" must be a non-negative number of milliseconds'),
+    )
+  })
+})
