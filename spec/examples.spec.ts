@@ -1,4 +1,4 @@
-import { describe, expect, it, beforeAll } from '@jest/globals'
+import { describe, expect, it, beforeAll, jest } from '@jest/globals'
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -7,6 +7,7 @@ import path from 'node:path'
 // Every README example runs as written (only the import path differs), in a
 // Node 22 child process against an in-process fake of bsky.social
 // (spec/helpers/example-env.mjs). Needs `node scripts/example-lexicons.mjs`.
+jest.setTimeout(60_000) // child processes on a shared 2-core machine
 const root = path.resolve(__dirname, '..')
 const state = fs.mkdtempSync(path.join(os.tmpdir(), 'lpa-examples-'))
 

@@ -1,0 +1,245 @@
+import { afterAll, describe, expect, it, jest } from '@jest/globals'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import nock from 'nock'
+import { FileSessionStore } from '../lib/file-session-store.ts'
+import { PasswordAgent } from '../lib/password-agent.ts'
+import { isNewerSession, MemorySessionStore, type SessionStore } from '../lib/session-store.ts'
+import type { Session } from '../lib/session.ts'
+import { DID, JSON_HEADERS, PDS, SERVICE, fakeJwt, session, sessionData, xrpcError } from './helpers/fixtures.ts'
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lpa-store-'))
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+let n = 0
+const tmpFile = () => path.join(dir, `s${++n}`, 'session.json')
+const later = (s: Session, expInS = 7200): Session => ({
+  ...s,
+  refreshedAt: new Date(Date.parse(s.refreshedAt) + 1000).toISOString(),
+  data: { ...s.data, accessJwt: fakeJwt({}, expInS + 60), refreshJwt: fakeJwt({ scope: 'com.atproto.refresh' }) },
+})
+
+describe('isNewerSession', () => {
+  it('orders by the access token exp, then refreshedAt', () => {
+    const a = session()
+    const b = later(a)
+    expect(isNewerSession(b, a)).toBe(true)
+    expect(isNewerSession(a, b)).toBe(false)
+    expect(isNewerSession(a, a)).toBe(false)
+  })
+})
+
+describe('FileSessionStore', () => {
+  it('writes exactly the Session JSON, mode 0600, atomically, and reads it back', async () => {
+    const file = tmpFile()
+    const store = new FileSessionStore(file)
+    expect(await store.get()).toBeUndefined()
+    const s = session()
+    await store.set(s)
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual(s)
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600)
+    expect(fs.readdirSync(path.dirname(file))).toEqual(['session.json']) // no temp files left
+    expect(await store.get()).toEqual(s)
+    await store.delete()
+    expect(await store.get()).toBeUndefined()
+    await store.delete() // idempotent
+  })
+
+  it('refuses a malformed saved file with a TypeError naming the field', async () => {
+    const file = tmpFile()
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    fs.writeFileSync(file, JSON.stringify({ ...session(), service: 'ftp://x' }))
+    await expect(new FileSessionStore(file).get()).rejects.toThrow(/"stored session.service"/)
+  })
+
+  it('lock: one holder at a time, in order of need, released on throw', async () => {
+    const store = new FileSessionStore(tmpFile())
+    let inside = 0
+    let maxInside = 0
+    const work = async (i: number) =>
+      store.lock('k', async () => {
+        inside++
+        maxInside = Math.max(maxInside, inside)
+        await new Promise((r) => setTimeout(r, 5))
+        inside--
+        if (i === 3) throw new Error('boom')
+        return i
+      })
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => work(i)))
+    expect(maxInside).toBe(1)
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(9)
+    expect(fs.existsSync(`${store.file}.lock`)).toBe(false)
+  })
+
+  it('takes over a lock whose holder died', async () => {
+    const store = new FileSessionStore(tmpFile())
+    fs.mkdirSync(path.dirname(store.file), { recursive: true })
+    // A pid that is certainly gone: a child that already exited.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid
+    fs.writeFileSync(`${store.file}.lock`, JSON.stringify({ pid: dead, token: 'x' }))
+    await expect(store.lock('k', async () => 'got it')).resolves.toBe('got it')
+  })
+
+  it('takes over a lock nobody touched for staleMs, and does not remove a lock it does not own', async () => {
+    const store = new FileSessionStore(tmpFile(), { staleMs: 200 })
+    fs.mkdirSync(path.dirname(store.file), { recursive: true })
+    const lockFile = `${store.file}.lock`
+    fs.writeFileSync(lockFile, JSON.stringify({ pid: process.ppid, token: 'someone' }))
+    const old = new Date(Date.now() - 10_000)
+    fs.utimesSync(lockFile, old, old)
+    await store.lock('k', async () => {
+      // Someone steals it while we hold it: our release must leave theirs alone.
+      fs.writeFileSync(lockFile, JSON.stringify({ pid: process.ppid, token: 'thief' }))
+    })
+    expect(JSON.parse(fs.readFileSync(lockFile, 'utf8')).token).toBe('thief')
+  })
+
+  it('gives up after acquireTimeoutMs on a live lock', async () => {
+    const store = new FileSessionStore(tmpFile(), { acquireTimeoutMs: 150, staleMs: 60_000 })
+    fs.mkdirSync(path.dirname(store.file), { recursive: true })
+    fs.writeFileSync(`${store.file}.lock`, JSON.stringify({ pid: process.ppid, token: 'busy' }))
+    await expect(store.lock('k', async () => 1)).rejects.toThrow(/timed out waiting for the session lock/)
+  })
+
+  it('validates its options', () => {
+    expect(() => new FileSessionStore('')).toThrow(TypeError)
+    expect(() => new FileSessionStore('x', { staleMs: 0 })).toThrow(/"staleMs"/)
+  })
+})
+
+describe('PasswordAgent with a store', () => {
+  const refreshed = () => sessionData()
+
+  it('saves the login session, and each refreshed one before using it', async () => {
+    const store = new MemorySessionStore()
+    const order: string[] = []
+    const set = store.set.bind(store)
+    store.set = async (s) => {
+      order.push(`store ${s.data.accessJwt.slice(-12)}`)
+      await set(s)
+    }
+    nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData())
+    const result = await PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b', store })
+    if (!result.success) throw result
+    const agent = result.value
+    expect((await store.get())?.data.accessJwt).toBe(agent.session.data.accessJwt)
+    const next = refreshed()
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, next)
+    nock(PDS)
+      .get('/x').reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
+      .get('/x').matchHeader('authorization', `Bearer ${next.accessJwt}`).reply(() => {
+        order.push(`request ${next.accessJwt.slice(-12)}`)
+        return [200, 'ok']
+      })
+    await agent.fetch(`${PDS}/x`)
+    expect(order.slice(1)).toEqual([`store ${next.accessJwt.slice(-12)}`, `request ${next.accessJwt.slice(-12)}`])
+    expect((await store.get())?.data).toEqual(next)
+  })
+
+  it('adopts a newer session another process saved instead of refreshing', async () => {
+    const mine = session()
+    const theirs = later(mine)
+    const store = new MemorySessionStore(theirs)
+    const onRefreshed = jest.fn()
+    const agent = new PasswordAgent(mine, { store, hooks: { onRefreshed } })
+    const scope = nock(PDS)
+      .get('/x').matchHeader('authorization', `Bearer ${mine.data.accessJwt}`).reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
+      .get('/x').matchHeader('authorization', `Bearer ${theirs.data.accessJwt}`).reply(200, 'ok')
+    expect((await agent.fetch(`${PDS}/x`)).status).toBe(200)
+    scope.done() // and no refreshSession was mocked: none was sent
+    expect(agent.session).toEqual(theirs)
+    expect(onRefreshed).toHaveBeenCalledWith(theirs)
+  })
+
+  it('keeps working in memory when saving fails, and says so', async () => {
+    const warnings: string[] = []
+    const store: SessionStore = {
+      get: async () => undefined,
+      set: async () => {
+        throw new Error('EROFS: read-only file system')
+      },
+      delete: async () => {},
+    }
+    const agent = new PasswordAgent(session(), { store, hooks: { onWarning: (m) => void warnings.push(m) } })
+    const next = refreshed()
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, next)
+    await agent.refresh()
+    expect(agent.session.data).toEqual(next)
+    expect(warnings).toEqual(['could not save the session; keeping it in memory (EROFS: read-only file system)'])
+  })
+
+  it('removes the session from the store on logout, but never a newer one', async () => {
+    const store = new MemorySessionStore()
+    const s = session()
+    await store.set(s)
+    const agent = new PasswordAgent(s, { store })
+    nock(SERVICE).post('/xrpc/com.atproto.server.deleteSession').reply(200)
+    await agent.logout()
+    expect(await store.get()).toBeUndefined()
+
+    const old = session()
+    const newer = later(old)
+    const store2 = new MemorySessionStore(newer)
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(400, xrpcError('ExpiredToken'))
+    // The stored one is newer: the agent adopts it rather than refreshing the dead one.
+    const agent2 = new PasswordAgent(old, { store: store2 })
+    await agent2.refresh()
+    expect(agent2.session).toEqual(newer)
+    expect(await store2.get()).toEqual(newer)
+    nock.cleanAll()
+  })
+
+  it("resume with refresh: 'if-expired' makes no request while the token is fresh", async () => {
+    const fetch = jest.fn<typeof globalThis.fetch>()
+    const agent = await PasswordAgent.resume(session(), { refresh: 'if-expired', fetch })
+    expect(agent.did).toBe(DID)
+    expect(fetch).not.toHaveBeenCalled()
+    const stale = session({}, { accessJwt: fakeJwt({}, -10) })
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, refreshed())
+    const agent2 = await PasswordAgent.resume(stale, { refresh: 'if-expired' })
+    expect(agent2.session.data.accessJwt).not.toBe(stale.data.accessJwt)
+  })
+
+  it('resume prefers a newer session from the store', async () => {
+    const old = session()
+    const newer = later(old)
+    const agent = await PasswordAgent.resume(old, { store: new MemorySessionStore(newer), refresh: 'if-expired' })
+    expect(agent.session).toEqual(newer)
+  })
+
+  it('resumeOrLogin: saved session first, password only when it is definitively dead or missing', async () => {
+    const store = new MemorySessionStore(session())
+    const fetch = jest.fn<typeof globalThis.fetch>()
+    const resumed = await PasswordAgent.resumeOrLogin({ service: SERVICE, identifier: 'a', password: 'b', store, fetch })
+    expect(resumed.success).toBe(true)
+    expect(fetch).not.toHaveBeenCalled() // fresh token: not even a refresh
+
+    const dead = new MemorySessionStore(session({}, { accessJwt: fakeJwt({}, -10) }))
+    const scope = nock(SERVICE)
+      .post('/xrpc/com.atproto.server.refreshSession').reply(400, xrpcError('ExpiredToken', 'Token has been revoked'))
+      .post('/xrpc/com.atproto.server.createSession').reply(200, sessionData())
+    const relogged = await PasswordAgent.resumeOrLogin({ service: SERVICE, identifier: 'a', password: 'b', store: dead })
+    scope.done()
+    expect(relogged.success).toBe(true)
+    expect((await dead.get())?.data.did).toBe(DID)
+
+    const empty = new MemorySessionStore()
+    nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(401, xrpcError('AuthenticationRequired'))
+    const refused = await PasswordAgent.resumeOrLogin({ service: SERVICE, identifier: 'a', password: 'b', store: empty })
+    expect(refused.success).toBe(false)
+  })
+
+  it('resumeOrLogin does not spend a password login when the entryway is merely down', async () => {
+    const stale = new MemorySessionStore(session({}, { accessJwt: fakeJwt({}, -10) }))
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(503, xrpcError('ServiceUnavailable'))
+    const result = await PasswordAgent.resumeOrLogin({ service: SERVICE, identifier: 'a', password: 'b', store: stale })
+    expect(result.success).toBe(true)
+    expect(nock.isDone()).toBe(true) // no createSession was attempted (it would be unmatched)
+  })
+
+  it('validates the store option', () => {
+    expect(() => new PasswordAgent(session(), { store: {} as never })).toThrow(new TypeError('"store.get" must be a function'))
+    expect(() => PasswordAgent.resumeOrLogin({ service: SERVICE, identifier: 'a', password: 'b' } as never)).rejects.toThrow('"store" is required')
+  })
+})
