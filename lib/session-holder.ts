@@ -228,8 +228,9 @@ export class SessionHolder implements SessionSource {
       await this.#end(session)
       throw new SessionMismatchError('refreshSession answered for another DID')
     }
-    // Older servers leave didDoc / email out of refreshSession; getSession has them.
-    if (data.didDoc == null || data.emailConfirmed == null) {
+    // Some servers leave didDoc / email out of refreshSession though createSession
+    // had them; getSession has them. (A server that never sends them costs nothing.)
+    if ((data.didDoc == null && session.data.didDoc != null) || (data.emailConfirmed == null && session.data.emailConfirmed != null)) {
       const extra = await this.#call((signal) =>
         xrpcSafe(this.#service, getSession, {
           headers: { authorization: `Bearer ${data.accessJwt}` },

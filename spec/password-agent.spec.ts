@@ -280,6 +280,23 @@ describe('refresh outcomes', () => {
     expect((await agent.refresh()).pdsUrl).toBe(PDS)
   })
 
+  it('spends no getSession on a server that never sends a DID document (the reference PDS default)', async () => {
+    const { didDoc: _d, ...noDoc } = sessionData()
+    const agent = await login(undefined, noDoc)
+    expect(agent.session.pdsUrl).toBeNull()
+    const { didDoc: _e, ...next } = sessionData()
+    let getSessions = 0
+    nock(SERVICE)
+      .post('/xrpc/com.atproto.server.refreshSession').reply(200, next)
+      .get('/xrpc/com.atproto.server.getSession').optionally().reply(() => {
+        getSessions++
+        return [200, {}]
+      })
+    await agent.refresh()
+    expect(getSessions).toBe(0)
+    nock.cleanAll()
+  })
+
   it('serialises refresh and logout: logout uses the refreshed token', async () => {
     const agent = await login()
     const next = sessionData()

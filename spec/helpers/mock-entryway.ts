@@ -17,6 +17,8 @@ export type MockEntryway = {
   latestRefreshJwt: () => string
   /** Mint a session as createSession would. */
   issue: () => Record<string, unknown>
+  /** Lifetime of access tokens issued from now on. */
+  setAccessTtl: (ms: number) => void
   /** Revoke every access token issued so far (server-side revocation). */
   revokeAccess: () => void
   total: () => number
@@ -26,7 +28,7 @@ export type MockEntryway = {
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
 
 export async function startMockEntryway(opts: { accessTtlMs?: number; handle?: string } = {}): Promise<MockEntryway> {
-  const accessTtlMs = opts.accessTtlMs ?? 7_200_000
+  let accessTtlMs = opts.accessTtlMs ?? 7_200_000
   const did = 'did:plc:mockmockmockmockmockmock'
   const handle = opts.handle ?? 'alice.test'
   const counts = new Map<string, number>()
@@ -95,6 +97,9 @@ export async function startMockEntryway(opts: { accessTtlMs?: number; handle?: s
     refreshUses,
     latestRefreshJwt: () => latest,
     issue,
+    setAccessTtl: (ms) => {
+      accessTtlMs = ms
+    },
     revokeAccess: () => {
       for (let i = 1; i <= seq; i++) revokedAccess.add(String(i))
     },
