@@ -46,6 +46,8 @@ export function routePath(session: Session, path: string): URL {
  */
 export function accessTokenAllowed(session: Session, url: URL): boolean {
   if (url.username || url.password) return false
+  // `blob:https://pds…` has the PDS as its origin but is no request to it.
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return false
   if (url.origin === pdsOrigin(session)) return true
   const method = xrpcMethod(url.pathname)
   return url.origin === new URL(session.service).origin && !!method && SESSION_METHODS.has(method)
