@@ -5,13 +5,19 @@
  * is not a JWT with a numeric `exp` (callers then rely on reactive refresh).
  */
 export function jwtExpiry(token: string): number | undefined {
+  return jwtTimes(token)?.exp
+}
+
+/** `exp` and, when present, `iat` (seconds) of a JWT, unverified. */
+export function jwtTimes(token: string): { exp: number; iat?: number } | undefined {
   const payload = token.split('.')[1]
   if (!payload || payload.length > 8192) return undefined
   try {
     const b64 = payload.replace(/-/g, '+').replace(/_/g, '/')
     const json: unknown = JSON.parse(atob(b64.padEnd(b64.length + ((4 - (b64.length % 4)) % 4), '=')))
-    const exp = (json as { exp?: unknown } | null)?.exp
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp : undefined
+    const { exp, iat } = (json ?? {}) as { exp?: unknown; iat?: unknown }
+    if (typeof exp !== 'number' || !Number.isFinite(exp)) return undefined
+    return typeof iat === 'number' && Number.isFinite(iat) && iat < exp ? { exp, iat } : { exp }
   } catch {
     return undefined
   }

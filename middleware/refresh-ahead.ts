@@ -1,5 +1,5 @@
 import type { Middleware } from '../lib/fetch.ts'
-import { jwtExpiry } from '../lib/jwt.ts'
+import { jwtTimes } from '../lib/jwt.ts'
 import { isReplayable } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
@@ -21,7 +21,8 @@ export type RefreshAheadOptions = {
 }
 
 /**
- * Refreshes before the access token expires (from the JWT's `exp`), so
+ * Refreshes before the access token expires (from the JWT's `exp`; at most
+ * the last quarter of its lifetime when `iat` is known), so
  * requests at natural expiry cost one refreshSession and no `ExpiredToken`
  * round trip. Concurrent requests share the refresh. A token without a
  * readable `exp` is left to `refreshOnExpired`; a failed refresh lets the
@@ -37,8 +38,11 @@ export function refreshAhead(options: RefreshAheadOptions): Middleware {
   const refreshAt = (s: Session): number => {
     let at = due.get(s)
     if (at === undefined) {
-      const exp = jwtExpiry(s.data.accessJwt)
-      at = exp === undefined ? Infinity : exp * 1000 - marginMs - Math.random() * jitterMs
+      const t = jwtTimes(s.data.accessJwt)
+      // Never refresh in the first three quarters of a token's life, however
+      // short it is (a 60 s margin would otherwise refresh a 30 s token per request).
+      const lead = marginMs + Math.random() * jitterMs
+      at = !t ? Infinity : t.exp * 1000 - (t.iat === undefined ? lead : Math.min(lead, ((t.exp - t.iat) * 1000) / 4))
       due.set(s, at)
     }
     return at

@@ -6,7 +6,11 @@ import { refreshAhead } from '../middleware/refresh-ahead.ts'
 import { FakeSource, recordingFetch } from './helpers/fake-source.ts'
 import { PDS, fakeJwt, session } from './helpers/fixtures.ts'
 
-const expiringIn = (s: number) => session({}, { accessJwt: fakeJwt({}, s) })
+// A 2 h token with `s` seconds left, as the reference PDS issues them.
+const expiringIn = (s: number) => {
+  const now = Math.floor(Date.now() / 1000)
+  return session({}, { accessJwt: fakeJwt({ iat: now + s - 7200, exp: now + s }) })
+}
 const renew = (s: ReturnType<typeof session>) => ({ ...s, data: { ...s.data, accessJwt: fakeJwt({}, 7200) } })
 const ok = () => new Response('ok')
 
@@ -27,6 +31,18 @@ describe('refreshAhead', () => {
     await pipeline([refreshAhead({ session: source, marginMs: 60_000, jitterMs: 0 }), authHeader({ session: source })], fetch)(`${PDS}/x`)
     expect(source.refreshes).toBe(1)
     expect(calls[0]!.headers.get('authorization')).toBe(`Bearer ${source.session.data.accessJwt}`)
+  })
+
+  it('never refreshes a short-lived token in the first three quarters of its life', async () => {
+    const iat = Math.floor(Date.now() / 1000)
+    const source = new FakeSource(session({}, { accessJwt: fakeJwt({ iat, exp: iat + 8 }) }), renew)
+    const { fetch } = recordingFetch(ok)
+    await refreshAhead({ session: source, marginMs: 60_000 })(fetch)(`${PDS}/x`)
+    expect(source.refreshes).toBe(0)
+    const old = iat - 7
+    source.session = session({}, { accessJwt: fakeJwt({ iat: old, exp: old + 8 }) })
+    await refreshAhead({ session: source, marginMs: 60_000 })(fetch)(`${PDS}/x`)
+    expect(source.refreshes).toBe(1)
   })
 
   it('leaves a fresh token alone', async () => {
