@@ -34,6 +34,7 @@ export type Session = {
 
 const JWT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 const DID_RE = /^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$/
+const ISO_DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -92,7 +93,12 @@ export function assertSession(value: unknown, name = 'session'): asserts value i
   if (data.didDoc !== undefined && !isObject(data.didDoc)) {
     throw new TypeError(`"${name}.data.didDoc" must be an object when present`)
   }
-  if (typeof value.refreshedAt !== 'string' || Number.isNaN(Date.parse(value.refreshedAt))) {
+  // Date.parse alone accepts "1" or "hello 1" (as 2001).
+  if (
+    typeof value.refreshedAt !== 'string' ||
+    !ISO_DATETIME_RE.test(value.refreshedAt) ||
+    Number.isNaN(Date.parse(value.refreshedAt))
+  ) {
     throw new TypeError(`"${name}.refreshedAt" must be an ISO 8601 date string`)
   }
   if (value.pdsUrl !== null) checkServiceUrl(value.pdsUrl, `${name}.pdsUrl`)
