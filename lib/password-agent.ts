@@ -191,8 +191,9 @@ export class PasswordAgent implements Agent {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError('login: options must be an object')
     }
-    const service = String(options.service)
+    // Check before String(): an object's toString could throw or say anything.
     checkServiceUrl(options.service, 'service')
+    const service = String(options.service)
     assertNonEmptyString(options.identifier, 'identifier')
     assertNonEmptyString(options.password, 'password')
     if (options.authFactorToken !== undefined) {
@@ -234,7 +235,9 @@ export class PasswordAgent implements Agent {
    */
   static async resume(session: Session, options: ResumeOptions = {}): Promise<PasswordAgent> {
     assertSession(session)
-    const { refresh = 'always', ...agentOptions } = options ?? {}
+    // Before destructuring: `...` would turn a string or number into options.
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+    const { refresh = 'always', ...agentOptions } = options
     if (refresh !== 'always' && refresh !== 'if-expired') {
       throw new TypeError('"refresh" must be \'always\' or \'if-expired\'')
     }
