@@ -1,25 +1,12 @@
 // Preload for running the README examples as written (`node --import` this):
-// 1. resolves `./x.js` to `./x.ts` when only the TypeScript source exists (the
-//    generated lexicons), as TypeScript's own resolution does;
+// 1. resolves `./x.js` to `./x.ts` (scripts/ts-resolve.mjs);
 // 2. answers https://bsky.social and its PDS in-process with a fake entryway,
 //    PDS and appview, so no account or network is needed. Server state lives
 //    in $EXAMPLE_STATE_DIR/fake-bsky.json so several processes share it.
 import fs from 'node:fs'
-import { register } from 'node:module'
 import path from 'node:path'
 
-register(
-  'data:text/javascript,' +
-    encodeURIComponent(`
-      import fs from 'node:fs'
-      export async function resolve(spec, ctx, next) {
-        if (/^\\.{1,2}\\//.test(spec) && spec.endsWith('.js') && ctx.parentURL?.startsWith('file:')) {
-          const js = new URL(spec, ctx.parentURL)
-          if (!fs.existsSync(js)) return next(spec.slice(0, -3) + '.ts', ctx)
-        }
-        return next(spec, ctx)
-      }`),
-)
+import '../../scripts/ts-resolve.mjs'
 
 const ENTRYWAY = 'https://bsky.social'
 const PDS = 'https://morel.us-east.host.bsky.network'
