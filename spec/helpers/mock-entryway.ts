@@ -87,7 +87,8 @@ export async function startMockEntryway(opts: { accessTtlMs?: number; handle?: s
       return send(200, { ok: true, did, bytes: Buffer.concat(chunks).length })
     })
   })
-  server.keepAliveTimeout = 5_000
+  // Longer than any client keeps an idle socket, so the client never reuses one we are closing (ECONNRESET).
+  server.keepAliveTimeout = 65_000
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const { port } = server.address() as AddressInfo
   return {
