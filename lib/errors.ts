@@ -1,3 +1,5 @@
+import { XrpcResponseError } from '@atproto/lex-client'
+
 /**
  * Thrown by every request, refresh or session read of an agent after logout
  * or after the server definitively ended the session. Its message is exactly
@@ -21,4 +23,48 @@ export class SessionMismatchError extends Error {
 /** A refresh or logout that did not finish within the configured timeout. */
 export class SessionTimeoutError extends Error {
   override name = 'SessionTimeoutError'
+}
+
+/**
+ * Typed versions of the server's expected login refusals. `login()` and
+ * `createAccount()` return them as their `{ success: false }` result; each is
+ * an `XrpcResponseError` (same `error`, `message`, `status`), so seed-style
+ * `result.error === 'AuthFactorTokenRequired'` checks keep working, and
+ * `instanceof` works too.
+ */
+export class AuthFactorTokenRequiredError extends XrpcResponseError {
+  override name = 'AuthFactorTokenRequiredError'
+}
+
+/** The account has been taken down (`AccountTakedown`). */
+export class AccountTakedownError extends XrpcResponseError {
+  override name = 'AccountTakedownError'
+}
+
+/** HTTP 429: wait until {@link RateLimitedError.resetAt} before trying again. */
+export class RateLimitedError extends XrpcResponseError {
+  override name = 'RateLimitedError'
+  /** When the server's window reopens (`RateLimit-Reset`, epoch seconds), if it said. */
+  get resetAt(): Date | undefined {
+    return rateLimitReset(this.headers)
+  }
+}
+
+/** `RateLimit-Reset` as a Date (atproto servers send an epoch in seconds). */
+export function rateLimitReset(headers: Headers): Date | undefined {
+  const value = Number(headers.get('ratelimit-reset') ?? NaN)
+  return Number.isFinite(value) && value > 0 ? new Date(value * 1000) : undefined
+}
+
+/** The typed subclass for an expected refusal, or the error itself. */
+export function typedFailure<E extends XrpcResponseError<any>>(error: E): E {
+  const Typed =
+    error.error === 'AuthFactorTokenRequired'
+      ? AuthFactorTokenRequiredError
+      : error.error === 'AccountTakedown'
+        ? AccountTakedownError
+        : error.status === 429
+          ? RateLimitedError
+          : undefined
+  return Typed ? (new Typed(error.method, error.response, error.payload) as unknown as E) : error
 }

@@ -1,4 +1,12 @@
-export { LoggedOutError, SessionMismatchError, SessionTimeoutError } from './errors.ts'
+export {
+  AccountTakedownError,
+  AuthFactorTokenRequiredError,
+  LoggedOutError,
+  RateLimitedError,
+  SessionMismatchError,
+  SessionTimeoutError,
+} from './errors.ts'
+export { DiscoveryError, discoverService, type DiscoveryOptions } from './discovery.ts'
 export { globalFetch, pipeline, type FetchLike, type Middleware } from './fetch.ts'
 export type { HookName, SessionHooks } from './hooks.ts'
 export {

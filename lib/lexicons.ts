@@ -74,3 +74,36 @@ export const SESSION_METHODS: ReadonlySet<string> = new Set([
   getSession.nsid,
   deleteSession.nsid,
 ])
+
+/** `com.atproto.server.createAccount`: a new account and its first session. */
+export const createAccount = /*#__PURE__*/ l.procedure(
+  'com.atproto.server.createAccount',
+  l.params(),
+  l.jsonPayload({
+    email: l.optional(l.string()),
+    handle: l.string({ format: 'handle' }),
+    did: l.optional(l.string({ format: 'did' })),
+    inviteCode: l.optional(l.string()),
+    verificationCode: l.optional(l.string()),
+    verificationPhone: l.optional(l.string()),
+    password: l.optional(l.string()),
+    recoveryKey: l.optional(l.string()),
+    plcOp: l.optional(l.lexMap()),
+  }),
+  l.jsonPayload({
+    accessJwt: l.string(),
+    refreshJwt: l.string(),
+    handle: l.string({ format: 'handle' }),
+    did: l.string({ format: 'did' }),
+    didDoc: l.optional(l.lexMap()),
+  }),
+  [
+    'InvalidHandle',
+    'InvalidPassword',
+    'InvalidInviteCode',
+    'HandleNotAvailable',
+    'UnsupportedDomain',
+    'UnresolvableDid',
+    'IncompatibleDidDoc',
+  ],
+)

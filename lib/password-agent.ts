@@ -1,9 +1,10 @@
 import { XrpcResponseError, xrpcSafe, type Agent } from '@atproto/lex-client'
 import type { DidString } from '@atproto/lex-schema'
-import { LoggedOutError } from './errors.ts'
+import { LoggedOutError, typedFailure } from './errors.ts'
+import type { DiscoveryOptions } from './discovery.ts'
 import { globalFetch, pipeline, type FetchLike } from './fetch.ts'
 import { assertHooks, type SessionHooks } from './hooks.ts'
-import { createSession } from './lexicons.ts'
+import { createAccount, createSession } from './lexicons.ts'
 import { authHeader } from '../middleware/auth-header.ts'
 import { refreshOnExpired } from '../middleware/refresh-on-expired.ts'
 import { routeToPds } from '../middleware/route-to-pds.ts'
@@ -11,7 +12,7 @@ import { refreshAhead, type RefreshAheadOptions } from '../middleware/refresh-ah
 import { jwtExpiry } from './jwt.ts'
 import { isDefinitiveRefusal, SessionHolder, sessionFromServer } from './session-holder.ts'
 import { assertSessionStore, isNewerSession, type SessionLock, type SessionStore } from './session-store.ts'
-import { assertSession, checkServiceUrl, type Session } from './session.ts'
+import { assertSession, checkServiceUrl, type Session, type SessionData } from './session.ts'
 
 /** Options shared by `login`, `resume`, `delete` and the constructor. */
 export type PasswordAgentOptions = {
@@ -57,8 +58,11 @@ export type ResumeOptions = PasswordAgentOptions & {
 }
 
 export type LoginOptions = PasswordAgentOptions & {
-  /** The service (PDS or entryway) to log in to, e.g. `https://bsky.social`. */
-  service: string | URL
+  /**
+   * The service (PDS or entryway) to log in to, e.g. `https://bsky.social`.
+   * Leave it out to find the account's PDS from its handle or DID.
+   */
+  service?: string | URL
   /** Handle, email or DID. */
   identifier: string
   /** Account password or, better, an app password. */
@@ -67,6 +71,8 @@ export type LoginOptions = PasswordAgentOptions & {
   authFactorToken?: string
   /** Let a taken-down account log in (e.g. to export its data). */
   allowTakendown?: boolean
+  /** How to find the PDS when `service` is left out (PLC directory, DNS). */
+  discovery?: Omit<DiscoveryOptions, 'fetch'>
 }
 
 /**
@@ -187,15 +193,25 @@ export class PasswordAgent implements Agent {
    * throws on unexpected failures (network, 5xx, invalid answer).
    * `onRefreshed` runs with the new session before it resolves.
    */
-  static async login(options: LoginOptions): Promise<LoginResult> {
+  static async login(options: LoginOptions): Promise<LoginResult>
+  /**
+   * Logs in from a credentials URL, `https://<identifier>:<password>@<host>`
+   * (percent-encoded, e.g. from an environment variable); `options` adds
+   * hooks, fetch, store and the rest.
+   */
+  static async login(url: string | URL, options?: Omit<LoginOptions, 'service' | 'identifier' | 'password'>): Promise<LoginResult>
+  static async login(
+    input: LoginOptions | string | URL,
+    extra?: Omit<LoginOptions, 'service' | 'identifier' | 'password'>,
+  ): Promise<LoginResult> {
+    const options = typeof input === 'string' || input instanceof URL ? { ...extra, ...parseLoginUrl(input) } : input
     if (typeof options !== 'object' || options === null) {
       throw new TypeError('login: options must be an object')
     }
-    // Check before String(): an object's toString could throw or say anything.
-    checkServiceUrl(options.service, 'service')
-    const service = String(options.service)
     assertNonEmptyString(options.identifier, 'identifier')
     assertNonEmptyString(options.password, 'password')
+    // Check before String(): an object's toString could throw or say anything.
+    if (options.service !== undefined) checkServiceUrl(options.service, 'service')
     if (options.authFactorToken !== undefined) {
       assertNonEmptyString(options.authFactorToken, 'authFactorToken')
     }
@@ -204,26 +220,61 @@ export class PasswordAgent implements Agent {
     }
     assertAgentOptions(options)
     const { fetch = globalFetch } = options
-
-    const res = await xrpcSafe(
-      { fetchHandler: (path, init) => fetch(new URL(path, service), { ...init, redirect: 'error' }) },
-      createSession,
-      {
-        body: {
-          identifier: options.identifier,
-          password: options.password,
-          authFactorToken: options.authFactorToken,
-          allowTakendown: options.allowTakendown,
-        },
+    // No service: find the account's PDS from its handle or DID (loaded on demand).
+    const service =
+      options.service !== undefined
+        ? String(options.service)
+        : (await import('./discovery.ts')).discoverService(options.identifier, { ...options.discovery, fetch }).then((d) => d.service)
+    const res = await xrpcSafe(serviceAgent(await service, fetch), createSession, {
+      body: {
+        identifier: options.identifier,
+        password: options.password,
+        authFactorToken: options.authFactorToken,
+        allowTakendown: options.allowTakendown,
       },
-    )
+      signal: AbortSignal.timeout(options.refreshTimeoutMs ?? 30_000),
+    })
+    return PasswordAgent.#started(res, await service, options)
+  }
+
+  /**
+   * Creates an account and returns an agent for its first session (same
+   * result shape as {@link PasswordAgent.login}: expected refusals such as
+   * `HandleNotAvailable` or `InvalidInviteCode` come back as `success: false`).
+   */
+  static async createAccount(
+    input: { handle: string; email?: string; password?: string; inviteCode?: string; did?: string; verificationCode?: string; verificationPhone?: string; recoveryKey?: string },
+    options: PasswordAgentOptions & { service: string | URL },
+  ): Promise<LoginResult> {
+    if (typeof input !== 'object' || input === null) throw new TypeError('createAccount: input must be an object')
+    assertNonEmptyString(input.handle, 'handle')
+    for (const key of ['email', 'password', 'inviteCode', 'did', 'verificationCode', 'verificationPhone', 'recoveryKey'] as const) {
+      if (input[key] !== undefined) assertNonEmptyString(input[key], key)
+    }
+    if (typeof options !== 'object' || options === null) throw new TypeError('createAccount: options must be an object')
+    checkServiceUrl(options.service, 'service')
+    assertAgentOptions(options)
+    const service = String(options.service)
+    const res = await xrpcSafe(serviceAgent(service, options.fetch ?? globalFetch), createAccount, {
+      body: input as never,
+      signal: AbortSignal.timeout(options.refreshTimeoutMs ?? 30_000),
+    })
+    return PasswordAgent.#started(res, service, options)
+  }
+
+  /** The agent for a createSession / createAccount answer, or its typed refusal. */
+  static async #started(
+    res: Awaited<ReturnType<typeof xrpcSafe<typeof createSession | typeof createAccount>>>,
+    service: string,
+    options: PasswordAgentOptions & Record<string, unknown>,
+  ): Promise<LoginResult> {
     if (!res.success) {
-      if (res instanceof XrpcResponseError && res.status < 500) return res
+      if (res instanceof XrpcResponseError && res.status < 500) return typedFailure(res) as LoginResult
       throw res
     }
-    const { session, warning } = sessionFromServer(res.body, service, null)
-    const { service: _s, identifier: _i, password: _p, authFactorToken: _a, allowTakendown: _t, ...agentOptions } = options
-    const agent = new PasswordAgent(session, agentOptions)
+    const { session, warning } = sessionFromServer(res.body as SessionData, service, null)
+    const { hooks, fetch, refreshTimeoutMs, refreshBackoff, refreshAhead, store, lock } = options
+    const agent = new PasswordAgent(session, { hooks, fetch, refreshTimeoutMs, refreshBackoff, refreshAhead, store, lock })
     await agent.sessionHolder.announce(warning)
     return { success: true, value: agent }
   }
@@ -326,5 +377,30 @@ function assertAgentOptions(options: unknown): asserts options is PasswordAgentO
         throw new TypeError(`"refreshBackoff.${key}" must be a non-negative number`)
       }
     }
+  }
+}
+
+/** An lex-client Agent for session calls on `service`: no redirects (they carry secrets). */
+function serviceAgent(service: string, fetch: FetchLike): Agent {
+  return { fetchHandler: (path, init) => fetch(new URL(path, service), { ...init, redirect: 'error' }) }
+}
+
+/**
+ * `https://<identifier>:<password>@<host>` → login options. Errors never
+ * include the URL (it holds the password).
+ */
+function parseLoginUrl(input: string | URL): { service: string; identifier: string; password: string } {
+  const url = typeof input === 'string' ? URL.parse(input) : input
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new TypeError('login URL must be an http(s) URL like https://<identifier>:<password>@<host>')
+  }
+  if (url.pathname !== '/' || url.search || url.hash) {
+    throw new TypeError('login URL must have no path, query or fragment')
+  }
+  if (!url.username || !url.password) throw new TypeError('login URL must contain an identifier and a password')
+  try {
+    return { service: url.origin, identifier: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }
+  } catch {
+    throw new TypeError('login URL has a malformed percent-encoding')
   }
 }

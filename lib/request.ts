@@ -1,5 +1,24 @@
 import { SESSION_METHODS } from './lexicons.ts'
-import { pdsOrigin, type Session } from './session.ts'
+import type { Session } from './session.ts'
+
+/**
+ * `new URL(url).origin`, memoised: a session's PDS and service URLs are parsed
+ * once, not on every request (they were most of the preset's per-request CPU).
+ * The cache is keyed by the string itself, so a changed session is never stale.
+ */
+const origins = new Map<string, string>()
+export function originOf(url: string): string {
+  let origin = origins.get(url)
+  if (origin === undefined) {
+    origin = new URL(url).origin
+    if (origins.size >= 32) origins.clear()
+    origins.set(url, origin)
+  }
+  return origin
+}
+
+/** The origin requests to the PDS go to: `pdsUrl`, else `service`. */
+const pdsOriginOf = (session: Session) => originOf(session.pdsUrl ?? session.service)
 
 /** The URL of a fetch input, as given (may be a path). */
 export function inputUrl(input: string | URL | Request): string {
@@ -34,7 +53,7 @@ export function routePath(session: Session, path: string): URL {
   }
   const method = xrpcMethod(path)
   const origin =
-    method && SESSION_METHODS.has(method) ? new URL(session.service).origin : pdsOrigin(session)
+    method && SESSION_METHODS.has(method) ? originOf(session.service) : pdsOriginOf(session)
   const url = new URL(origin + path)
   if (url.origin !== origin) throw new TypeError('request path escapes the session origin')
   return url
@@ -48,9 +67,10 @@ export function accessTokenAllowed(session: Session, url: URL): boolean {
   if (url.username || url.password) return false
   // `blob:https://pds…` has the PDS as its origin but is no request to it.
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return false
-  if (url.origin === pdsOrigin(session)) return true
+  const origin = url.origin
+  if (origin === pdsOriginOf(session)) return true
   const method = xrpcMethod(url.pathname)
-  return url.origin === new URL(session.service).origin && !!method && SESSION_METHODS.has(method)
+  return origin === originOf(session.service) && !!method && SESSION_METHODS.has(method)
 }
 
 /**

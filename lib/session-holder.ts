@@ -1,5 +1,5 @@
 import { XrpcResponseError, xrpcSafe, type Agent, type XrpcFailure } from '@atproto/lex-client'
-import { LoggedOutError, SessionMismatchError, SessionTimeoutError } from './errors.ts'
+import { LoggedOutError, rateLimitReset, SessionMismatchError, SessionTimeoutError } from './errors.ts'
 import { globalFetch, type FetchLike } from './fetch.ts'
 import type { HookName, SessionHooks } from './hooks.ts'
 import { deleteSession, getSession, refreshSession } from './lexicons.ts'
@@ -19,6 +19,12 @@ export interface SessionSource {
    * rejects if no newer session can be had.
    */
   refresh(seen?: Session): Promise<Session>
+  /**
+   * Optional fast path: the session `current()` would resolve to at once (no
+   * refresh or logout running), else `undefined`. Middlewares use it to skip
+   * a microtask per request and fall back to `current()`.
+   */
+  peek?(): Session | undefined
 }
 
 export type SessionHolderOptions = {
@@ -108,6 +114,10 @@ export class SessionHolder implements SessionSource {
 
   get destroyed(): boolean {
     return this.#session === null
+  }
+
+  peek(): Session | undefined {
+    return this.#busy ? undefined : (this.#session ?? undefined)
   }
 
   async current(): Promise<Session> {
@@ -217,6 +227,9 @@ export class SessionHolder implements SessionSource {
       this.#lastFailure = res
       const delay = Math.min(this.#backoff.maxMs, this.#backoff.minMs * 2 ** (this.#failures - 1))
       this.#retryAt = Date.now() + delay * (0.75 + Math.random() * 0.5)
+      // A 429 says when the window reopens: never retry into a closed one.
+      const reset = res instanceof XrpcResponseError && res.status === 429 ? rateLimitReset(res.headers) : undefined
+      if (reset) this.#retryAt = Math.max(this.#retryAt, reset.getTime())
       await this.#runHook('onRefreshFailure', session, res)
       throw res
     }

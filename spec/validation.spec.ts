@@ -119,7 +119,7 @@ const NOT_OPTIONS: Row[] = [
 
 /** Malformed login options (valid otherwise). */
 const LOGIN: Row[] = [
-  ['no service', () => ({ service: undefined }), /"service"/],
+  ['no service with an email identifier (nothing to discover)', () => ({ service: undefined, identifier: 'alice@example.com' }), /"service"/],
   ['empty service', () => ({ service: '' }), /"service"/],
   ['service ftp:', () => ({ service: 'ftp://entryway.example' }), /"service"/],
   ['service javascript:', () => ({ service: 'javascript:alert(1)' }), /"service"/],
@@ -262,9 +262,26 @@ describe('malformed options', () => {
   it.each(NOT_OPTIONS)('PasswordAgent.delete(session, %s)', (name, make, field) =>
     expectRefused(`delete(session, ${name})`, make(), field, () => PasswordAgent.delete(makeSession(), make() as never)),
   )
-  it.each([...NOT_OPTIONS, ['options undefined', () => undefined, /options must be an object/] as Row])(
+  // A string or URL is a credentials URL for login: its own rows are below.
+  it.each([...NOT_OPTIONS.filter(([name]) => name !== 'options a string'), ['options undefined', () => undefined, /options must be an object/] as Row])(
     'PasswordAgent.login(%s)',
     (name, make, field) => expectRefused(`login(${name})`, make(), field, () => PasswordAgent.login(make() as never)),
+  )
+})
+
+/** Malformed credentials URLs for `login(url)`; the password must never be echoed. */
+const LOGIN_URLS: Row[] = [
+  ['a word', () => 'hooks', /login URL must be an http\(s\) URL/],
+  ['an ftp: URL', () => 'ftp://alice:hunter2-secret@bsky.social', /login URL must be an http\(s\) URL/],
+  ['no password', () => 'https://alice@bsky.social', /login URL must contain an identifier and a password/],
+  ['a path', () => 'https://alice:hunter2-secret@bsky.social/xrpc', /login URL must have no path, query or fragment/],
+  ['a query', () => 'https://alice:hunter2-secret@bsky.social/?x=1', /login URL must have no path, query or fragment/],
+  ['bad percent-encoding', () => 'https://alice:%E0%A4%A@bsky.social', /login URL has a malformed percent-encoding/],
+]
+
+describe('malformed credentials URLs', () => {
+  it.each(LOGIN_URLS)('PasswordAgent.login(%s)', (name, make, field) =>
+    expectRefused(`login(url: ${name})`, make(), field, () => PasswordAgent.login(make() as string, { fetch: terminal })),
   )
 })
 

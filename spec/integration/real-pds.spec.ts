@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import * as com from '../../examples/lexicons/com.js'
 import type { DidString } from '@atproto/lex-schema'
-import { PasswordAgent, type Session } from '../../lib/index.ts'
+import { PasswordAgent, type LoginOptions, type Session } from '../../lib/index.ts'
 import { startPds, type TestAccount, type TestPds } from '../helpers/pds.ts'
 
 // The library against the real reference PDS (@atproto/pds on 127.0.0.1,
@@ -27,7 +27,7 @@ function countingFetch() {
   return { fetch, counts, count: (nsid: string) => counts.get(nsid) ?? 0 }
 }
 
-async function loginOk(pds: TestPds, identifier: string, password: string, extra: Parameters<typeof PasswordAgent.login>[0] extends infer O ? Partial<O> : never = {}) {
+async function loginOk(pds: TestPds, identifier: string, password: string, extra: Partial<LoginOptions> = {}) {
   const result = await PasswordAgent.login({ service: pds.url, identifier, password, ...extra })
   if (!result.success) throw new Error(`login failed: ${result.error} ${result.message}`)
   return result.value

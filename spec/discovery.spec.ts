@@ -1,0 +1,139 @@
+import { describe, expect, it } from '@jest/globals'
+import nock from 'nock'
+import { DiscoveryError, discoverService } from '../lib/discovery.ts'
+import { AccountTakedownError, AuthFactorTokenRequiredError, RateLimitedError } from '../lib/errors.ts'
+import { PasswordAgent } from '../lib/password-agent.ts'
+import { didDoc, sessionData, xrpcError } from './helpers/fixtures.ts'
+
+const DID = 'did:plc:alice234567abcdefghijklm'
+const PDS = 'https://pds.example'
+const PLC = 'https://plc.directory'
+const noDns = { resolveTxt: async () => null }
+const doc = (pds = PDS, handle = 'alice.example.com') => ({ ...didDoc(pds, DID), alsoKnownAs: [`at://${handle}`] })
+
+describe('discoverService', () => {
+  it('handle → DID (well-known) → DID document (PLC) → PDS', async () => {
+    const scope = nock('https://alice.example.com').get('/.well-known/atproto-did').reply(200, DID)
+    const plc = nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc())
+    expect(await discoverService('alice.example.com', noDns)).toEqual({ did: DID, service: PDS })
+    scope.done()
+    plc.done()
+  })
+
+  it('handle → DID through the DNS TXT record', async () => {
+    const plc = nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc())
+    const resolveTxt = async (host: string) => (host === '_atproto.alice.example.com' ? [`did=${DID}`] : null)
+    expect(await discoverService('@Alice.Example.com', { resolveTxt })).toEqual({ did: DID, service: PDS })
+    plc.done()
+  })
+
+  it('a DID directly, with a custom PLC directory', async () => {
+    const plc = nock('https://plc.internal.example').get(`/${encodeURIComponent(DID)}`).reply(200, doc())
+    expect(await discoverService(DID, { plcDirectoryUrl: 'https://plc.internal.example' })).toEqual({ did: DID, service: PDS })
+    plc.done()
+  })
+
+  it('did:web', async () => {
+    const did = 'did:web:alice.example.net'
+    const web = nock('https://alice.example.net').get('/.well-known/did.json').reply(200, { ...didDoc(PDS, did), alsoKnownAs: [] })
+    expect(await discoverService(did)).toEqual({ did, service: PDS })
+    web.done()
+  })
+
+  it('refuses a document that does not claim the handle back', async () => {
+    nock('https://alice.example.com').get('/.well-known/atproto-did').reply(200, DID)
+    nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc(PDS, 'mallory.example.com'))
+    await expect(discoverService('alice.example.com', noDns)).rejects.toThrow(DiscoveryError)
+  })
+
+  it('refuses a PDS endpoint that is not a bare http(s) origin', async () => {
+    nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc('https://pds.example/some/path'))
+    await expect(discoverService(DID)).rejects.toThrow(/no usable PDS/)
+  })
+
+  it('an unresolvable handle is a DiscoveryError', async () => {
+    nock('https://nobody.example.com').get('/.well-known/atproto-did').reply(404)
+    await expect(discoverService('nobody.example.com', noDns)).rejects.toThrow(DiscoveryError)
+  })
+
+  it('an email cannot be discovered: TypeError before any request', async () => {
+    await expect(discoverService('alice@example.com')).rejects.toThrow(TypeError)
+  })
+})
+
+describe('PasswordAgent.login without a service', () => {
+  it('logs in at the PDS found from the handle', async () => {
+    nock('https://alice.example.com').get('/.well-known/atproto-did').reply(200, DID)
+    nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc())
+    const login = nock(PDS).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData({ did: DID }))
+    const result = await PasswordAgent.login({ identifier: 'alice.example.com', password: 'pw', discovery: noDns })
+    login.done()
+    expect(result.success && result.value.session.service).toBe(PDS)
+  })
+})
+
+describe('PasswordAgent.login from a credentials URL', () => {
+  it('percent-decodes identifier and password and logs in at the URL origin', async () => {
+    const scope = nock('https://pds.example')
+      .post('/xrpc/com.atproto.server.createSession', { identifier: 'alice@example.com', password: 'p@ss:w/rd' })
+      .reply(200, sessionData())
+    const result = await PasswordAgent.login('https://alice%40example.com:p%40ss%3Aw%2Frd@pds.example')
+    scope.done()
+    expect(result.success).toBe(true)
+  })
+})
+
+describe('typed login refusals', () => {
+  it.each([
+    [401, 'AuthFactorTokenRequired', AuthFactorTokenRequiredError],
+    [401, 'AccountTakedown', AccountTakedownError],
+    [429, 'RateLimitExceeded', RateLimitedError],
+  ])('%i %s is an instance of its class and still an XrpcResponseError result', async (status, error, Cls) => {
+    const reset = Math.floor(Date.now() / 1000) + 300
+    nock(PDS).post('/xrpc/com.atproto.server.createSession').reply(status, xrpcError(error), { 'ratelimit-reset': String(reset) })
+    const result = await PasswordAgent.login({ service: PDS, identifier: 'a', password: 'b' })
+    expect(result.success).toBe(false)
+    expect(result).toBeInstanceOf(Cls)
+    if (result.success) return
+    expect(result.error).toBe(error)
+    if (result instanceof RateLimitedError) expect(result.resetAt?.getTime()).toBe(reset * 1000)
+  })
+})
+
+describe('PasswordAgent.createAccount', () => {
+  it('creates the account and returns an agent for its session', async () => {
+    const scope = nock(PDS)
+      .post('/xrpc/com.atproto.server.createAccount', { handle: 'alice.example', email: 'a@example.com', password: 'pw' })
+      .reply(200, { accessJwt: sessionData().accessJwt, refreshJwt: sessionData().refreshJwt, handle: 'alice.example', did: DID })
+    const result = await PasswordAgent.createAccount({ handle: 'alice.example', email: 'a@example.com', password: 'pw' }, { service: PDS })
+    scope.done()
+    expect(result.success && result.value.did).toBe(DID)
+  })
+
+  it('returns HandleNotAvailable as a result', async () => {
+    nock(PDS).post('/xrpc/com.atproto.server.createAccount').reply(400, xrpcError('HandleNotAvailable', 'Handle already taken'))
+    const result = await PasswordAgent.createAccount({ handle: 'alice.example', password: 'pw' }, { service: PDS })
+    expect(result.success === false && result.error).toBe('HandleNotAvailable')
+  })
+
+  it('validates its input before any request', async () => {
+    await expect(PasswordAgent.createAccount({ handle: '' }, { service: PDS })).rejects.toThrow(new TypeError('"handle" must be a non-empty string'))
+    await expect(PasswordAgent.createAccount({ handle: 'a.example' }, { service: 'ftp://x' })).rejects.toThrow(/"service"/)
+  })
+})
+
+describe('await using', () => {
+  it('logs out when the agent goes out of scope', async () => {
+    nock(PDS).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData())
+    const logout = nock(PDS).post('/xrpc/com.atproto.server.deleteSession').reply(200)
+    let ref: PasswordAgent | undefined
+    {
+      const result = await PasswordAgent.login({ service: PDS, identifier: 'a', password: 'b' })
+      if (!result.success) throw result
+      await using agent = result.value
+      ref = agent
+    }
+    logout.done()
+    expect(ref?.destroyed).toBe(true)
+  })
+})
