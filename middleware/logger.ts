@@ -1,0 +1,129 @@
+import type { Middleware } from '../lib/fetch.ts'
+import { inputUrl } from '../lib/request.ts'
+import { requestMethod } from './shared.ts'
+
+/** What `logger` reports about one request. Never headers or bodies. */
+export type LoggerEntry = {
+  /** The HTTP method, upper-cased. */
+  method: string
+  /** The URL with credentials removed: userinfo and sensitive query values read `***`, no fragment. */
+  url: string
+  /** The answer's status; `undefined` when the request failed. */
+  status: number | undefined
+  /** How it failed: the error's name and code (e.g. `TypeError ECONNREFUSED`), never its message. */
+  error: string | undefined
+  /** Milliseconds until the answer's headers (or the failure). */
+  ms: number
+}
+
+export type LoggerOptions = {
+  /**
+   * Receives one line per request, e.g. `GET https://pds.example/xrpc/…?limit=5 200 31ms`,
+   * and the same as an object (default: the line to `console.log`).
+   */
+  log?: (line: string, entry: LoggerEntry) => void
+  /** More query parameter names whose values are hidden (case-insensitive), beyond tokens, passwords, keys, codes and signatures. */
+  redactParams?: readonly string[]
+}
+
+/** Query parameters that carry secrets in the wild: tokens, passwords, API keys, OAuth codes, signed-URL signatures. */
+const SENSITIVE_PARAM = /token|secret|passw|pwd|jwt|^auth(orization)?$|session|credential|signature|^sig$|api[-_]?key|^key$|^code$/i
+const MAX_URL_CHARS = 2048
+const RELATIVE_BASE = 'http://relative.invalid'
+
+/**
+ * Logs each request that passes through it: method, URL (credentials
+ * redacted), status or failure, and the time to the answer's headers. Headers
+ * and bodies are never logged, nor error messages (they can quote a URL with
+ * its credentials). A throwing `log` never fails the request.
+ *
+ * Placed inside `PasswordAgent` (its `fetch` option) it sees every attempt,
+ * refreshes and retries included; wrapping `agent.fetch`, one line per call.
+ */
+export function logger(options: LoggerOptions = {}): Middleware {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('logger: options must be an object')
+  }
+  // console.log is looked up per line, so a spy or redirect installed later is honoured.
+  const { log = (line: string) => console.log(line), redactParams = [] } = options
+  if (typeof log !== 'function') throw new TypeError('logger: "log" must be a function')
+  if (!Array.isArray(redactParams) || !redactParams.every((p) => typeof p === 'string')) {
+    throw new TypeError('logger: "redactParams" must be an array of strings')
+  }
+  const extra = new Set(redactParams.map((p) => p.toLowerCase()))
+  const sensitive = (name: string) => SENSITIVE_PARAM.test(name) || extra.has(name.toLowerCase())
+
+  return (next) => async (input, init) => {
+    const method = requestMethod(input, init)
+    const url = redactUrl(inputUrl(input), sensitive)
+    const start = performance.now()
+    const report = (status: number | undefined, error: string | undefined) => {
+      const ms = Math.round(performance.now() - start)
+      const entry: LoggerEntry = { method, url, status, error, ms }
+      try {
+        log(`${method} ${url} ${status ?? `failed: ${error}`} ${ms}ms`, entry)
+      } catch {
+        // The log is an observer: its failure is not the request's.
+      }
+    }
+    let res: Response
+    try {
+      res = await next(input, init)
+    } catch (error) {
+      report(undefined, describeError(error))
+      throw error
+    }
+    report(res.status, undefined)
+    return res
+  }
+}
+
+/**
+ * A URL fit for logs: userinfo and the values of sensitive query parameters
+ * replaced by `***`, the fragment dropped, the rest as given. A path stays a
+ * path.
+ */
+export function redactUrl(raw: string, sensitive: (name: string) => boolean = (n) => SENSITIVE_PARAM.test(n)): string {
+  const absolute = URL.parse(raw)
+  const url = absolute ?? URL.parse(raw, RELATIVE_BASE)
+  if (!url) return '[invalid URL]'
+  if (url.username) url.username = '***'
+  if (url.password) url.password = '***'
+  const query = url.search
+    .slice(1)
+    .split('&')
+    .map((pair) => {
+      const name = pair.split('=', 1)[0]!
+      return pair.length > name.length && sensitive(safeDecode(name)) ? `${name}=***` : pair
+    })
+    .join('&')
+  url.hash = ''
+  url.search = ''
+  // A path stays a path; `//host/…` (protocol-relative) names a host: shown in full.
+  const base = !absolute && url.origin === RELATIVE_BASE ? url.pathname : url.href
+  const line = query ? `${base}?${query}` : base
+  return line.length > MAX_URL_CHARS ? `${line.slice(0, MAX_URL_CHARS)}…` : line
+}
+
+function safeDecode(name: string): string {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '))
+  } catch {
+    return name
+  }
+}
+
+/** The error's name and code, e.g. `TypeError ECONNREFUSED` or `AbortError`. */
+function describeError(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return typeof error
+  const { name, cause } = error as { name?: unknown; cause?: unknown }
+  // Not `instanceof Error`: fetch's errors may come from another realm.
+  const label = typeof name === 'string' && /^[\w$.-]{1,60}$/.test(name) ? name : 'Error'
+  const code = codeOf(error) ?? codeOf(cause)
+  return code ? `${label} ${code}` : label
+}
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null | undefined)?.code
+  return typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? code : undefined
+}

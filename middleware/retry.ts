@@ -1,0 +1,123 @@
+import type { Middleware } from '../lib/fetch.ts'
+import { inputSignal, isReplayable } from '../lib/request.ts'
+import { checkMs, discard, requestMethod, requestNsid, retryAfterMs, sleep } from './shared.ts'
+
+export type RetryOptions = {
+  /** Retries after the first attempt (default 2). */
+  maxRetries?: number
+  /** First backoff delay (default 500 ms); doubles per retry, each drawn between half and all of it. */
+  minDelayMs?: number
+  /** Largest backoff delay (default 10 s). A longer `Retry-After` is still honoured within the budget. */
+  maxDelayMs?: number
+  /** No retry starts later than this after the first attempt did (default 30 s). */
+  budgetMs?: number
+  /**
+   * XRPC procedures (POST) that are safe to send twice, by NSID, e.g.
+   * `com.atproto.repo.putRecord` with `swapRecord`. GET and HEAD always are.
+   */
+  procedures?: readonly string[]
+}
+
+/** Gateway answers that mean "not handled, try again". 500 and 429 are not (see `rateLimit`). */
+const RETRIED_STATUSES = new Set([502, 503, 504])
+/** Error codes (on the error or its `cause`) of connections that failed before an answer. */
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_CLOSED',
+])
+/** What fetch implementations reject with on a network failure (undici, Chromium, Firefox, Safari). */
+const NETWORK_MESSAGE = /^(fetch failed|failed to fetch|networkerror when attempting to fetch resource\.?|load failed)$/i
+const NSID = /^[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)+\.[a-zA-Z][a-zA-Z0-9]*$/
+
+/**
+ * Retries idempotent requests (GET, HEAD and the `procedures` allow-list) on
+ * network errors and 502/503/504, with exponential backoff and jitter. A
+ * `Retry-After` (seconds or HTTP date) replaces the backoff delay. It stops at
+ * `maxRetries`, when the next attempt would start after `budgetMs`, when the
+ * request is aborted (an abort while waiting rejects with the signal's
+ * reason), and never replays a stream body. Bodies of discarded answers are
+ * cancelled. The last answer (or error) is what the caller gets.
+ */
+export function retry(options: RetryOptions = {}): Middleware {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('retry: options must be an object')
+  }
+  const { maxRetries = 2, procedures = [] } = options
+  if (!(Number.isSafeInteger(maxRetries) && maxRetries >= 0)) {
+    throw new TypeError('retry: "maxRetries" must be a non-negative integer')
+  }
+  const minDelayMs = checkMs('retry', 'minDelayMs', options.minDelayMs, 500)
+  const maxDelayMs = checkMs('retry', 'maxDelayMs', options.maxDelayMs, 10_000)
+  const budgetMs = checkMs('retry', 'budgetMs', options.budgetMs, 30_000)
+  if (!Array.isArray(procedures)) throw new TypeError('retry: "procedures" must be an array of NSIDs')
+  procedures.forEach((nsid, i) => {
+    if (typeof nsid !== 'string' || !NSID.test(nsid)) {
+      throw new TypeError(`retry: "procedures[${i}]" must be an NSID (e.g. "com.atproto.repo.putRecord")`)
+    }
+  })
+  const allowed = new Set<string>(procedures)
+
+  const idempotent = (input: string | URL | Request, init?: RequestInit) => {
+    const method = requestMethod(input, init)
+    if (method === 'GET' || method === 'HEAD') return true
+    return method === 'POST' && allowed.has(requestNsid(input) ?? '')
+  }
+  /** Backoff before retry `n` (0-based): between half and all of min·2ⁿ, capped. */
+  const backoff = (n: number) => {
+    const cap = Math.min(maxDelayMs, minDelayMs * 2 ** n)
+    return cap / 2 + (Math.random() * cap) / 2
+  }
+
+  return (next) => async (input, init) => {
+    if (!idempotent(input, init) || !isReplayable(input, init)) return next(input, init)
+    const signal = inputSignal(input, init) ?? undefined
+    const deadline = Date.now() + budgetMs
+    for (let n = 0; ; n++) {
+      let res: Response
+      try {
+        res = await next(input, init)
+      } catch (error) {
+        if (n >= maxRetries || signal?.aborted || !isNetworkError(error)) throw error
+        const delay = backoff(n)
+        if (Date.now() + delay > deadline) throw error
+        await sleep(delay, signal)
+        continue
+      }
+      if (!RETRIED_STATUSES.has(res.status) || n >= maxRetries || signal?.aborted) return res
+      const delay = retryAfterMs(res) ?? backoff(n)
+      if (Date.now() + delay > deadline) return res
+      await discard(res)
+      await sleep(delay, signal)
+    }
+  }
+}
+
+/**
+ * A failure to get any answer, as opposed to an abort or a bug. Judged by
+ * name, code and message, not `instanceof`: fetch's errors may come from
+ * another realm (a VM context, a polyfill).
+ */
+export function isNetworkError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false
+  const { name, message, cause } = error as { name?: unknown; message?: unknown; cause?: unknown }
+  if (name === 'AbortError' || name === 'TimeoutError') return false
+  const code = codeOf(error) ?? codeOf(cause)
+  if (code !== undefined) return NETWORK_CODES.has(code)
+  return name === 'TypeError' && typeof message === 'string' && NETWORK_MESSAGE.test(message)
+}
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null | undefined)?.code
+  return typeof code === 'string' ? code : undefined
+}
