@@ -1,0 +1,102 @@
+import { assertSession, type Session } from './session.ts'
+import type { SessionLock, SessionStore } from './session-store.ts'
+
+/**
+ * The few Redis commands the store uses; an `ioredis` client (`new Redis(url)`)
+ * fits as is. No Redis client is bundled: bring your own.
+ */
+export interface RedisLike {
+  get(key: string): Promise<string | null>
+  // Loose on purpose: ioredis types these with many overloads.
+  set(key: string, value: string, ...args: any[]): Promise<unknown>
+  del(key: string): Promise<unknown>
+  eval(script: string, numKeys: number, ...args: any[]): Promise<unknown>
+}
+
+export type RedisSessionStoreOptions = {
+  /** Which session: one key per account, e.g. the handle or DID. */
+  key: string
+  /** Prefix of every key this store writes (default `lex-password-agent:`). */
+  prefix?: string
+  /** Lock expiry; renewed every third of it while held (default 30 000). */
+  lockTtlMs?: number
+  /** Give up acquiring the lock after this long (default 120 000). */
+  acquireTimeoutMs?: number
+}
+
+// Compare-and-delete / compare-and-renew: only the holder's token may touch the lock.
+const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * One account's session in Redis, shared by every worker on every host: the
+ * session is one key holding exactly the `Session` JSON, and the lock is
+ * `SET <prefix>lock:<name> <random token> NX PX <ttl>`, renewed while held,
+ * released only by its holder, and freed by expiry if the holder dies.
+ */
+export class RedisSessionStore implements SessionStore {
+  readonly #redis: RedisLike
+  readonly #key: string
+  readonly #prefix: string
+  readonly #lockTtlMs: number
+  readonly #acquireTimeoutMs: number
+
+  constructor(redis: RedisLike, options: RedisSessionStoreOptions) {
+    if (typeof redis !== 'object' || redis === null || typeof redis.eval !== 'function') {
+      throw new TypeError('"redis" must be a Redis client (e.g. new Redis(url) from ioredis)')
+    }
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+    if (typeof options.key !== 'string' || !options.key) throw new TypeError('"key" must be a non-empty string')
+    if (options.prefix !== undefined && typeof options.prefix !== 'string') throw new TypeError('"prefix" must be a string')
+    for (const name of ['lockTtlMs', 'acquireTimeoutMs'] as const) {
+      const v = options[name]
+      if (v !== undefined && !(Number.isSafeInteger(v) && v > 0)) {
+        throw new TypeError(`"${name}" must be a positive integer number of milliseconds`)
+      }
+    }
+    this.#redis = redis
+    this.#prefix = options.prefix ?? 'lex-password-agent:'
+    this.#key = `${this.#prefix}session:${options.key}`
+    this.#lockTtlMs = options.lockTtlMs ?? 30_000
+    this.#acquireTimeoutMs = options.acquireTimeoutMs ?? 120_000
+  }
+
+  async get(): Promise<Session | undefined> {
+    const text = await this.#redis.get(this.#key)
+    if (text === null) return undefined
+    const session: unknown = JSON.parse(text)
+    assertSession(session, 'stored session')
+    return session
+  }
+
+  async set(session: Session): Promise<void> {
+    await this.#redis.set(this.#key, JSON.stringify(session))
+  }
+
+  async delete(): Promise<void> {
+    await this.#redis.del(this.#key)
+  }
+
+  lock: SessionLock = async (name, fn) => {
+    const key = `${this.#prefix}lock:${name}`
+    const token = crypto.randomUUID()
+    const deadline = Date.now() + this.#acquireTimeoutMs
+    for (let attempt = 0; (await this.#redis.set(key, token, 'PX', this.#lockTtlMs, 'NX')) !== 'OK'; attempt++) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the session lock ${key}`)
+      await sleep(Math.min(100, 5 + attempt * 5) * (0.5 + Math.random()))
+    }
+    // Renew while the refresh runs, so a slow entryway cannot let the lock lapse under us.
+    const renew = setInterval(() => {
+      this.#redis.eval(RENEW, 1, key, token, this.#lockTtlMs).catch(() => {})
+    }, Math.max(50, Math.floor(this.#lockTtlMs / 3)))
+    ;(renew as { unref?: () => void }).unref?.()
+    try {
+      return await fn()
+    } finally {
+      clearInterval(renew)
+      await this.#redis.eval(RELEASE, 1, key, token).catch(() => {})
+    }
+  }
+}

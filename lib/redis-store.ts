@@ -1,0 +1,2 @@
+// Entry point `lex-password-agent/redis-store`: bring your own Redis client (ioredis).
+export { RedisSessionStore, type RedisLike, type RedisSessionStoreOptions } from './redis-session-store.ts'
