@@ -1,14 +1,13 @@
 /**
- * Schemas of the four `com.atproto.server` session methods this package calls,
+ * Schemas of the `com.atproto.server` session methods this package calls,
  * written with @atproto/lex-schema so that @atproto/lex-client's `xrpcSafe`
  * validates the server's answers (the same shapes `lex build` emits for the
  * official lexicons).
  */
 import { l } from '@atproto/lex-schema'
 
-const sessionOutput = {
-  accessJwt: l.string(),
-  refreshJwt: l.string(),
+/** What getSession answers; createSession and refreshSession add the tokens. */
+const accountInfo = {
   handle: l.string({ format: 'handle' }),
   did: l.string({ format: 'did' }),
   didDoc: l.optional(l.lexMap()),
@@ -18,6 +17,8 @@ const sessionOutput = {
   active: l.optional(l.boolean()),
   status: l.optional(l.string()),
 }
+
+const sessionOutput = { accessJwt: l.string(), refreshJwt: l.string(), ...accountInfo }
 
 /** `com.atproto.server.createSession`: password login. */
 export const createSession = /*#__PURE__*/ l.procedure(
@@ -46,16 +47,7 @@ export const refreshSession = /*#__PURE__*/ l.procedure(
 export const getSession = /*#__PURE__*/ l.query(
   'com.atproto.server.getSession',
   l.params(),
-  l.jsonPayload({
-    handle: l.string({ format: 'handle' }),
-    did: l.string({ format: 'did' }),
-    didDoc: l.optional(l.lexMap()),
-    email: l.optional(l.string()),
-    emailConfirmed: l.optional(l.boolean()),
-    emailAuthFactor: l.optional(l.boolean()),
-    active: l.optional(l.boolean()),
-    status: l.optional(l.string()),
-  }),
+  l.jsonPayload(accountInfo),
 )
 
 /** `com.atproto.server.deleteSession`: revoke the session (refresh JWT as bearer). */
