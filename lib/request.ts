@@ -42,6 +42,16 @@ export function xrpcMethod(pathname: string): string | undefined {
 }
 
 /**
+ * Whether a path or pathname calls one of the session methods. They all live
+ * under `com.atproto.server.`, so every other path skips the regex.
+ */
+function isSessionMethod(pathname: string): boolean {
+  if (!pathname.startsWith('/xrpc/com.atproto.server.')) return false
+  const method = xrpcMethod(pathname)
+  return !!method && SESSION_METHODS.has(method)
+}
+
+/**
  * Where a lex-client path goes: session methods to the service (entryway),
  * everything else to the PDS. The path is appended to the origin, never
  * resolved with `new URL(path, base)`, so `//host`, `\host` or `@host` tricks
@@ -51,9 +61,7 @@ export function routePath(session: Session, path: string): URL {
   if (!path.startsWith('/')) {
     throw new TypeError('request path must start with "/" (or pass an absolute URL)')
   }
-  const method = xrpcMethod(path)
-  const origin =
-    method && SESSION_METHODS.has(method) ? originOf(session.service) : pdsOriginOf(session)
+  const origin = isSessionMethod(path) ? originOf(session.service) : pdsOriginOf(session)
   const url = new URL(origin + path)
   if (url.origin !== origin) throw new TypeError('request path escapes the session origin')
   return url
@@ -69,8 +77,7 @@ export function accessTokenAllowed(session: Session, url: URL): boolean {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return false
   const origin = url.origin
   if (origin === pdsOriginOf(session)) return true
-  const method = xrpcMethod(url.pathname)
-  return origin === originOf(session.service) && !!method && SESSION_METHODS.has(method)
+  return origin === originOf(session.service) && isSessionMethod(url.pathname)
 }
 
 /**

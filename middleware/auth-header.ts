@@ -1,7 +1,7 @@
 import type { Middleware } from '../lib/fetch.ts'
 import { accessTokenAllowed, inputHeaders, inputUrl, isReplayable } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
-import { assertSessionSource } from './options.ts'
+import { assertSessionSource, peekSession } from './options.ts'
 
 export type AuthHeaderOptions = {
   /** The session whose access token is attached. */
@@ -9,7 +9,8 @@ export type AuthHeaderOptions = {
 }
 
 const MAX_REDIRECTS = 20
-const isRedirect = (status: number) => [301, 302, 303, 307, 308].includes(status)
+const isRedirect = (status: number) =>
+  status === 301 || status === 302 || status === 303 || status === 307 || status === 308
 
 /**
  * Adds `Authorization: Bearer <accessJwt>`, but only to absolute URLs on the
@@ -24,10 +25,11 @@ const isRedirect = (status: number) => [301, 302, 303, 307, 308].includes(status
 export function authHeader(options: AuthHeaderOptions): Middleware {
   const { session } = assertSessionSource(options, 'authHeader')
   return (next) => async (input, init) => {
-    const current = await session.current()
+    const current = peekSession(session) ?? (await session.current())
     const headers = inputHeaders(input, init)
     if (headers.has('authorization')) return next(input, init)
-    let url = URL.parse(inputUrl(input))
+    // A URL (what routeToPds hands on) is used as is, not serialised and parsed again.
+    let url = input instanceof URL ? input : URL.parse(inputUrl(input))
     if (!url || !accessTokenAllowed(current, url)) return next(input, init)
     headers.set('authorization', `Bearer ${current.data.accessJwt}`)
 

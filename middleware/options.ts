@@ -1,4 +1,13 @@
 import type { SessionSource } from '../lib/session-holder.ts'
+import type { Session } from '../lib/session.ts'
+
+/**
+ * The session `source.current()` would resolve to at once, read synchronously
+ * when the source can tell (`peek`), else `undefined`: the caller then awaits
+ * `current()`. Saves a microtask per middleware per request.
+ */
+export const peekSession = (source: SessionSource): Session | undefined =>
+  typeof source.peek === 'function' ? source.peek() : undefined
 
 /** Checks a middleware's `{ session }` option, naming the factory in the TypeError. */
 export function assertSessionSource<T extends { session: SessionSource }>(options: T, factory: string): T {

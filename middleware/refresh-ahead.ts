@@ -3,7 +3,7 @@ import { jwtTimes } from '../lib/jwt.ts'
 import { isReplayable } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
-import { assertSessionSource } from './options.ts'
+import { assertSessionSource, peekSession } from './options.ts'
 
 export type RefreshAheadOptions = {
   /** The session to refresh. */
@@ -48,7 +48,7 @@ export function refreshAhead(options: RefreshAheadOptions): Middleware {
     return at
   }
   return (next) => async (input, init) => {
-    const current = await session.current()
+    const current = peekSession(session) ?? (await session.current())
     const extra = isReplayable(input, init) ? 0 : Math.max(0, streamMarginMs - marginMs)
     if (Date.now() + extra >= refreshAt(current)) await session.refresh(current).catch(() => {})
     return next(input, init)

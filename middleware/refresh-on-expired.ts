@@ -1,7 +1,7 @@
 import type { Middleware } from '../lib/fetch.ts'
 import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
-import { assertSessionSource } from './options.ts'
+import { assertSessionSource, peekSession } from './options.ts'
 
 export type RefreshOnExpiredOptions = {
   /** The session to refresh. */
@@ -37,7 +37,7 @@ export function refreshOnExpired(options: RefreshOnExpiredOptions): Middleware {
     throw new TypeError('refreshOnExpired: "maxPeekBytes" must be a positive integer')
   }
   return (next) => async (input, init) => {
-    const seen = await session.current()
+    const seen = peekSession(session) ?? (await session.current())
     const res = await next(input, init)
     if (res.status !== 400 && res.status !== 401) return res
     if (!carriesAccessToken(seen, input, init)) return res

@@ -1,7 +1,7 @@
 import type { Middleware } from '../lib/fetch.ts'
 import { inputUrl, routePath } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
-import { assertSessionSource } from './options.ts'
+import { assertSessionSource, peekSession } from './options.ts'
 
 export type RouteToPdsOptions = {
   /** The session whose PDS (from its DID document) and service receive the requests. */
@@ -19,7 +19,8 @@ export function routeToPds(options: RouteToPdsOptions): Middleware {
   const { session } = assertSessionSource(options, 'routeToPds')
   return (next) => async (input, init) => {
     const raw = inputUrl(input)
-    if (URL.canParse(raw)) return next(input, init) // already absolute
-    return next(routePath(await session.current(), raw), init)
+    // A path ("/…") never parses without a base: skip the parse attempt for it.
+    if (raw[0] !== '/' && URL.canParse(raw)) return next(input, init) // already absolute
+    return next(routePath(peekSession(session) ?? (await session.current()), raw), init)
   }
 }
