@@ -1,7 +1,8 @@
 import type { Middleware } from '../lib/fetch.ts'
 import { accessTokenAllowed, inputHeaders, inputUrl, isReplayable } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
-import { assertSessionSource, peekSession } from './options.ts'
+import type { Session } from '../lib/session.ts'
+import { assertSessionSource, peekSession, settled } from './options.ts'
 
 export type AuthHeaderOptions = {
   /** The session whose access token is attached. */
@@ -24,40 +25,59 @@ const isRedirect = (status: number) =>
  */
 export function authHeader(options: AuthHeaderOptions): Middleware {
   const { session } = assertSessionSource(options, 'authHeader')
-  return (next) => async (input, init) => {
-    const current = peekSession(session) ?? (await session.current())
-    const headers = inputHeaders(input, init)
-    if (headers.has('authorization')) return next(input, init)
-    // A URL (what routeToPds hands on) is used as is, not serialised and parsed again.
-    let url = input instanceof URL ? input : URL.parse(inputUrl(input))
-    if (!url || !accessTokenAllowed(current, url)) return next(input, init)
-    headers.set('authorization', `Bearer ${current.data.accessJwt}`)
+  return (next) => {
+    const attach = (current: Session, input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      const headers = inputHeaders(input, init)
+      if (headers.has('authorization')) return Promise.resolve(next(input, init))
+      // A URL (what routeToPds hands on) is used as is, not serialised and parsed again.
+      const url = input instanceof URL ? input : URL.parse(inputUrl(input))
+      if (!url || !accessTokenAllowed(current, url)) return Promise.resolve(next(input, init))
+      headers.set('authorization', `Bearer ${current.data.accessJwt}`)
 
-    const mode = init?.redirect ?? (input instanceof Request ? input.redirect : 'follow')
-    if (mode !== 'follow') return next(input, { ...init, headers })
-    let res = await next(input, { ...init, headers, redirect: 'manual' })
-    // A browser hides manual redirects (opaqueredirect); its own follow drops
-    // Authorization across origins as the fetch standard requires.
-    if (res.type === 'opaqueredirect') return next(input, { ...init, headers })
-
-    let method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
-    let body = init?.body
-    for (let hops = 0; isRedirect(res.status) && hops < MAX_REDIRECTS; hops++) {
-      const location = URL.parse(res.headers.get('location') ?? '', url)
-      if (!location || (location.protocol !== 'https:' && location.protocol !== 'http:')) return res
-      if (res.status === 303 ? method !== 'HEAD' : res.status <= 302 && method === 'POST') {
-        method = method === 'HEAD' ? 'HEAD' : 'GET'
-        body = undefined
-        headers.delete('content-type')
-        headers.delete('content-length')
-      } else if (!isReplayable(input, { ...init, body })) {
-        return res // a stream body cannot follow a 307/308
-      }
-      if (!accessTokenAllowed(current, location)) headers.delete('authorization')
-      await res.body?.cancel().catch(() => {})
-      url = location
-      res = await next(location.href, { ...init, method, body, headers, redirect: 'manual' })
+      const mode = init?.redirect ?? (input instanceof Request ? input.redirect : 'follow')
+      if (mode !== 'follow') return Promise.resolve(next(input, { ...init, headers }))
+      return Promise.resolve(next(input, { ...init, headers, redirect: 'manual' })).then((res) =>
+        res.type !== 'opaqueredirect' && !isRedirect(res.status) ? res : follow(current, url, headers, res, input, init),
+      )
     }
-    return res
+
+    const follow = async (
+      current: Session,
+      url: URL,
+      headers: Headers,
+      res: Response,
+      input: string | URL | Request,
+      init?: RequestInit,
+    ): Promise<Response> => {
+      // A browser hides manual redirects (opaqueredirect); its own follow drops
+      // Authorization across origins as the fetch standard requires.
+      if (res.type === 'opaqueredirect') return next(input, { ...init, headers })
+
+      let method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
+      let body = init?.body
+      for (let hops = 0; isRedirect(res.status) && hops < MAX_REDIRECTS; hops++) {
+        const location = URL.parse(res.headers.get('location') ?? '', url)
+        if (!location || (location.protocol !== 'https:' && location.protocol !== 'http:')) return res
+        if (res.status === 303 ? method !== 'HEAD' : res.status <= 302 && method === 'POST') {
+          method = method === 'HEAD' ? 'HEAD' : 'GET'
+          body = undefined
+          headers.delete('content-type')
+          headers.delete('content-length')
+        } else if (!isReplayable(input, { ...init, body })) {
+          return res // a stream body cannot follow a 307/308
+        }
+        if (!accessTokenAllowed(current, location)) headers.delete('authorization')
+        await res.body?.cancel().catch(() => {})
+        url = location
+        res = await next(location.href, { ...init, method, body, headers, redirect: 'manual' })
+      }
+      return res
+    }
+
+    return settled((input, init) => {
+      const current = peekSession(session)
+      if (current !== undefined) return attach(current, input, init)
+      return session.current().then((c) => attach(c, input, init))
+    })
   }
 }

@@ -1,7 +1,8 @@
 import type { Middleware } from '../lib/fetch.ts'
 import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
-import { assertSessionSource, peekSession } from './options.ts'
+import type { Session } from '../lib/session.ts'
+import { assertSessionSource, peekSession, settled } from './options.ts'
 
 export type RefreshOnExpiredOptions = {
   /** The session to refresh. */
@@ -36,19 +37,27 @@ export function refreshOnExpired(options: RefreshOnExpiredOptions): Middleware {
   if (maxPeekBytes !== undefined && !(Number.isSafeInteger(maxPeekBytes) && maxPeekBytes > 0)) {
     throw new TypeError('refreshOnExpired: "maxPeekBytes" must be a positive integer')
   }
-  return (next) => async (input, init) => {
-    const seen = peekSession(session) ?? (await session.current())
-    const res = await next(input, init)
-    if (res.status !== 400 && res.status !== 401) return res
-    if (!carriesAccessToken(seen, input, init)) return res
-    if (!isReplayable(input, init)) return res
-    if (!(await isExpiredTokenAnswer(res, maxPeekBytes))) return res
-    const signal = inputSignal(input, init)
-    if (signal?.aborted) return res
-    const fresh = await untilAborted(session.refresh(seen), signal).catch(() => null)
-    if (!fresh || fresh.data.accessJwt === seen.data.accessJwt || signal?.aborted) return res
-    await res.body?.cancel().catch(() => {})
-    return next(input, init)
+  return (next) => {
+    const retry = async (seen: Session, res: Response, input: string | URL | Request, init?: RequestInit) => {
+      if (!carriesAccessToken(seen, input, init)) return res
+      if (!isReplayable(input, init)) return res
+      if (!(await isExpiredTokenAnswer(res, maxPeekBytes))) return res
+      const signal = inputSignal(input, init)
+      if (signal?.aborted) return res
+      const fresh = await untilAborted(session.refresh(seen), signal).catch(() => null)
+      if (!fresh || fresh.data.accessJwt === seen.data.accessJwt || signal?.aborted) return res
+      await res.body?.cancel().catch(() => {})
+      return next(input, init)
+    }
+    const send = (seen: Session, input: string | URL | Request, init?: RequestInit) =>
+      Promise.resolve(next(input, init)).then((res) =>
+        res.status !== 400 && res.status !== 401 ? res : retry(seen, res, input, init),
+      )
+    return settled((input, init) => {
+      const seen = peekSession(session)
+      if (seen !== undefined) return send(seen, input, init)
+      return session.current().then((s) => send(s, input, init))
+    })
   }
 }
 

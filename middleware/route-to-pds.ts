@@ -1,7 +1,7 @@
 import type { Middleware } from '../lib/fetch.ts'
 import { inputUrl, routePath } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
-import { assertSessionSource, peekSession } from './options.ts'
+import { assertSessionSource, peekSession, settled } from './options.ts'
 
 export type RouteToPdsOptions = {
   /** The session whose PDS (from its DID document) and service receive the requests. */
@@ -17,10 +17,13 @@ export type RouteToPdsOptions = {
  */
 export function routeToPds(options: RouteToPdsOptions): Middleware {
   const { session } = assertSessionSource(options, 'routeToPds')
-  return (next) => async (input, init) => {
-    const raw = inputUrl(input)
-    // A path ("/…") never parses without a base: skip the parse attempt for it.
-    if (raw[0] !== '/' && URL.canParse(raw)) return next(input, init) // already absolute
-    return next(routePath(peekSession(session) ?? (await session.current()), raw), init)
-  }
+  return (next) =>
+    settled((input, init) => {
+      const raw = inputUrl(input)
+      // A path ("/…") never parses without a base: skip the parse attempt for it.
+      if (raw[0] !== '/' && URL.canParse(raw)) return Promise.resolve(next(input, init)) // already absolute
+      const current = peekSession(session)
+      if (current !== undefined) return Promise.resolve(next(routePath(current, raw), init))
+      return session.current().then((s) => next(routePath(s, raw), init))
+    })
 }

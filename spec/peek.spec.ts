@@ -76,3 +76,54 @@ describe('middlewares and peek', () => {
     }
   })
 })
+
+// The middlewares keep their common path synchronous (no async frame), yet
+// must still behave like async functions: always a promise, never a throw.
+describe('middlewares on the synchronous path', () => {
+  const source = () => new FakeSource(session())
+  const peeking = (s: FakeSource, peek: () => ReturnType<NonNullable<SessionSource['peek']>> = () => s.session): SessionSource => ({
+    peek,
+    current: () => s.current(),
+    refresh: (seen) => s.refresh(seen),
+  })
+  const factories = {
+    refreshAhead: (s: SessionSource) => refreshAhead({ session: s }),
+    refreshOnExpired: (s: SessionSource) => refreshOnExpired({ session: s }),
+    routeToPds: (s: SessionSource) => routeToPds({ session: s }),
+    authHeader: (s: SessionSource) => authHeader({ session: s }),
+  }
+
+  it.each(Object.entries(factories))('%s turns a synchronous throw of next into a rejection', async (_name, make) => {
+    const boom = new Error('boom')
+    const fetch = make(peeking(source()))(() => {
+      throw boom
+    })
+    let result: Promise<Response> | undefined
+    expect(() => (result = fetch(`${PDS}/xrpc/com.example.ping`))).not.toThrow()
+    await expect(result).rejects.toBe(boom)
+  })
+
+  it.each(Object.entries(factories))('%s turns a throwing peek into a rejection', async (_name, make) => {
+    const boom = new Error('peek failed')
+    const fetch = make(peeking(source(), () => {
+      throw boom
+    }))(async () => new Response('ok'))
+    let result: Promise<Response> | undefined
+    expect(() => (result = fetch('/xrpc/com.example.ping'))).not.toThrow()
+    await expect(result).rejects.toBe(boom)
+  })
+
+  it.each(['routeToPds', 'authHeader'] as const)('%s turns an unreadable input into a rejection', async (name) => {
+    const fetch = factories[name](peeking(source()))(async () => new Response('ok'))
+    let result: Promise<Response> | undefined
+    expect(() => (result = fetch(null as never))).not.toThrow()
+    await expect(result).rejects.toBeInstanceOf(TypeError)
+  })
+
+  it.each(Object.entries(factories))('%s answers with a promise when next returns a plain Response', async (_name, make) => {
+    const answer = new Response('ok')
+    const result = make(peeking(source()))((() => answer) as never)(`${PDS}/xrpc/com.example.ping`)
+    expect(result).toBeInstanceOf(Promise)
+    expect(await result).toBe(answer)
+  })
+})
