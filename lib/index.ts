@@ -6,7 +6,6 @@ export {
   SessionMismatchError,
   SessionTimeoutError,
 } from './errors.ts'
-export { DiscoveryError, discoverService, type DiscoveryOptions } from './discovery.ts'
 export { globalFetch, pipeline, type FetchLike, type Middleware } from './fetch.ts'
 export type { HookName, SessionHooks } from './hooks.ts'
 export {

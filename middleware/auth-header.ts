@@ -21,7 +21,8 @@ const isRedirect = (status: number) =>
  *
  * Redirects of an authenticated request are followed here, not by the fetch
  * below it, so the token goes only to hops that may see it, whatever fetch
- * implementation is underneath.
+ * implementation is underneath. An authenticated stream upload is sent with
+ * `redirect: 'error'` (a redirect fails it) so that nothing buffers the body.
  */
 export function authHeader(options: AuthHeaderOptions): Middleware {
   const { session } = assertSessionSource(options, 'authHeader')
@@ -36,6 +37,10 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
 
       const mode = init?.redirect ?? (input instanceof Request ? input.redirect : 'follow')
       if (mode !== 'follow') return Promise.resolve(next(input, { ...init, headers }))
+      // A stream body cannot follow a redirect anyway, and any mode but 'error'
+      // makes Node's fetch keep the whole body in memory in case it has to
+      // (nodejs/undici#4058): a 100 MB upload would cost 100 MB.
+      if (!isReplayable(input, init)) return Promise.resolve(next(input, { ...init, headers, redirect: 'error' }))
       return Promise.resolve(next(input, { ...init, headers, redirect: 'manual' })).then((res) =>
         res.type !== 'opaqueredirect' && !isRedirect(res.status) ? res : follow(current, url, headers, res, input, init),
       )

@@ -113,6 +113,15 @@ describe('authHeader', () => {
       expect(file.calls).toHaveLength(1)
     })
 
+    it("sends an authenticated stream upload with redirect: 'error', so nothing buffers the body", async () => {
+      const s = session()
+      const { fetch, calls } = recordingFetch(() => new Response('ok'))
+      const body = new ReadableStream({ start: (c) => c.close() })
+      await authHeader({ session: new FakeSource(s) })(fetch)(`${PDS}/xrpc/com.atproto.repo.uploadBlob`, { method: 'POST', body, duplex: 'half' } as RequestInit)
+      expect(calls[0]!.init?.redirect).toBe('error')
+      expect(calls[0]!.headers.get('authorization')).toBe(`Bearer ${s.data.accessJwt}`)
+    })
+
     it("leaves redirect: 'manual' and 'error' to the caller", async () => {
       const { fetch, calls } = recordingFetch(() => redirect(302, 'https://other.example/'))
       const res = await authHeader({ session: new FakeSource(session()) })(fetch)(`${PDS}/x`, { redirect: 'manual' })
