@@ -165,10 +165,10 @@ default level.
 Largest inputs of ours (minified bytes): ${b.ours.top.map((t: any) => `${t.input} ${int(t.min)}`).join(', ')}.
 \`PasswordAgent.login\` loads \`lib/discovery.ts\` (and with it \`@atproto-labs/did-resolver\`,
 \`handle-resolver\` and their \`zod\`) through a dynamic \`import()\` that only runs when
-\`service\` is omitted. esbuild puts that code into the one bundle all the same; with
-\`splitting: true\` it makes a lazy chunk of it, but the entry still imports the chunk the
-lazy one shares with it, because \`lib/index.ts\` re-exports \`discoverService\` statically.
-The "stubbed out" row is what the preset costs without it.
+\`service\` is omitted. A single-file bundle inlines it all the same; with
+\`splitting: true\` it becomes a lazy chunk (about 20 KB gzip) fetched only when discovery
+runs, and the eager part is the "stubbed out" row (plus a ~1 KB shared chunk).
+\`discoverService\` itself is exported from \`lex-password-agent/discovery\`, not the main entry.
 
 Each middleware alone (\`export { x } from 'lex-password-agent/middleware'\`) and on top of
 \`Client\` (what it adds to an app that has lex-client already); "others included" lists
@@ -208,10 +208,11 @@ ${streamRow('bare', 'bare fetch')}
 With any redirect mode but \`'error'\`, Node's fetch (undici ${process.versions.undici} in Node ${m.node})
 clones the request to be able to follow a redirect, which tees a stream body and keeps the
 unread branch until the upload ends: the whole body is held in memory, by every client
-alike (nodejs/undici#4058). Our \`authHeader\` sends authenticated requests with
-\`redirect: 'manual'\` (it follows redirects itself, so the token never leaves its
-origins), which has the same effect. Passing \`redirect: 'error'\` for a large stream
-upload avoids it; then ours holds nothing: the growth is the same as a bare fetch.
+alike (nodejs/undici#4058). Our \`authHeader\` follows redirects of authenticated
+requests itself (\`redirect: 'manual'\`, so the token never leaves its origins), and sends
+an authenticated stream body with \`redirect: 'error'\` (a stream cannot follow a redirect
+anyway): so ours holds nothing even in lex-client's default mode. A bare fetch or the
+peers need \`redirect: 'error'\` passed explicitly.
 
 ## Throughput through a real socket
 

@@ -6,6 +6,7 @@ import path from 'node:path'
 import { FileSessionStore } from '../../lib/file-session-store.ts'
 import { PasswordAgent } from '../../lib/password-agent.ts'
 import { startMockEntryway, type MockEntryway } from '../helpers/mock-entryway.ts'
+import { startPds, type TestPds } from '../helpers/pds.ts'
 
 // 8 Node processes share one saved session through FileSessionStore and hammer
 // a loopback entryway whose access tokens live 1.5 s and whose refresh tokens
@@ -27,12 +28,12 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
-function worker(storeFile: string) {
+function worker(storeFile: string, extra: Record<string, string> = {}) {
   return new Promise<Record<string, number> & { statuses: Record<string, number> }>((resolve, reject) => {
     execFile(
       process.execPath,
       ['--conditions=lex-password-agent-source', 'spec/integration/fixtures/store-worker.ts'],
-      { cwd: root, env: { ...process.env, STORE_FILE: storeFile, DURATION_MS: String(DURATION_MS), CONCURRENCY: '4' }, timeout: 60_000 },
+      { cwd: root, env: { ...process.env, STORE_FILE: storeFile, DURATION_MS: String(DURATION_MS), CONCURRENCY: '4', ...extra }, timeout: 60_000 },
       (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))),
     )
   })
@@ -74,4 +75,47 @@ describe('8 processes sharing one file store', () => {
     const final = await store.get()
     expect(final?.data.refreshJwt).toBe(server.latestRefreshJwt())
   }, 90_000)
+})
+
+describe('8 processes sharing one file store, on the reference PDS (3 s access tokens)', () => {
+  let pds: TestPds
+  beforeAll(async () => {
+    pds = await startPds({ accessTtlS: 3 })
+  }, 60_000)
+  afterAll(() => pds?.stop())
+
+  it('never log out and refresh about once per expiry across all processes', async () => {
+    const account = await pds.createAccount('fleet')
+    const storeFile = path.join(dir, 'pds-session.json')
+    const store = new FileSessionStore(storeFile)
+    const login = await PasswordAgent.login({ service: pds.url, identifier: account.handle, password: account.password, store })
+    if (!login.success) throw login
+    // getSession checks the token (public reads would not notice an expired one).
+    const results = await Promise.all(
+      Array.from({ length: WORKERS }, () => worker(storeFile, { PATH: '/xrpc/com.atproto.server.getSession', CONCURRENCY: '2' })),
+    )
+    const sum = (k: string) => results.reduce((a, r) => a + (r[k] as number), 0)
+    const report = {
+      workers: WORKERS,
+      requests: sum('requests'),
+      ok: sum('ok'),
+      failed: sum('failed'),
+      logouts: sum('deleted'),
+      refreshFailures: sum('refreshFailures'),
+      refreshSessionCalls: sum('refreshSessionCalls'),
+    }
+    console.log(`multi-process on the reference PDS: ${JSON.stringify(report)}`)
+    expect(report.logouts).toBe(0)
+    expect(report.failed).toBe(0)
+    expect(report.refreshFailures).toBe(0)
+    expect(report.requests).toBeGreaterThan(200)
+    // 9 s of 3 s tokens (refreshed in their last quarter): a handful of generations, one refresh each.
+    expect(report.refreshSessionCalls).toBeGreaterThanOrEqual(2)
+    expect(report.refreshSessionCalls).toBeLessThanOrEqual(Math.ceil(DURATION_MS / 2_000) + 2)
+    const final = await store.get()
+    const check = await fetch(`${pds.url}/xrpc/com.atproto.server.getSession`, {
+      headers: { authorization: `Bearer ${final!.data.accessJwt}` },
+    })
+    expect(check.status).toBe(200)
+  }, 120_000)
 })
