@@ -57,14 +57,25 @@ function isSessionMethod(pathname: string): boolean {
  * resolved with `new URL(path, base)`, so `//host`, `\host` or `@host` tricks
  * stay on our origin.
  */
-export function routePath(session: Session, path: string): URL {
+export function routePath(session: Session, path: string): string {
   if (!path.startsWith('/')) {
     throw new TypeError('request path must start with "/" (or pass an absolute URL)')
   }
-  const origin = isSessionMethod(path) ? originOf(session.service) : pdsOriginOf(session)
-  const url = new URL(origin + path)
-  if (url.origin !== origin) throw new TypeError('request path escapes the session origin')
-  return url
+  // After "<origin>/" nothing can change the authority: no parse needed to be sure.
+  return (isSessionMethod(path) ? originOf(session.service) : pdsOriginOf(session)) + path
+}
+
+/**
+ * {@link accessTokenAllowed} for a URL string, without parsing it when it
+ * plainly starts with one of the session's origins followed by "/" (the
+ * authority ends there, so the origin is certain). `undefined`: parse it.
+ */
+export function accessTokenAllowedHref(session: Session, href: string): boolean | undefined {
+  const pds = pdsOriginOf(session)
+  if (href.startsWith(pds) && href[pds.length] === '/') return true
+  const service = originOf(session.service)
+  if (href.startsWith(service) && href[service.length] === '/') return isSessionMethod(href.slice(service.length))
+  return undefined
 }
 
 /**

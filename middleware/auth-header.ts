@@ -1,5 +1,5 @@
 import type { Middleware } from '../lib/fetch.ts'
-import { accessTokenAllowed, inputHeaders, inputUrl, isReplayable } from '../lib/request.ts'
+import { accessTokenAllowed, accessTokenAllowedHref, inputHeaders, inputUrl, isReplayable } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
 import { assertSessionSource, peekSession, settled } from './options.ts'
@@ -10,6 +10,7 @@ export type AuthHeaderOptions = {
 }
 
 const MAX_REDIRECTS = 20
+const isAllowed = (session: Session, url: URL | null) => !!url && accessTokenAllowed(session, url)
 const isRedirect = (status: number) =>
   status === 301 || status === 302 || status === 303 || status === 307 || status === 308
 
@@ -30,9 +31,10 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
     const attach = (current: Session, input: string | URL | Request, init?: RequestInit): Promise<Response> => {
       const headers = inputHeaders(input, init)
       if (headers.has('authorization')) return Promise.resolve(next(input, init))
-      // A URL (what routeToPds hands on) is used as is, not serialised and parsed again.
-      const url = input instanceof URL ? input : URL.parse(inputUrl(input))
-      if (!url || !accessTokenAllowed(current, url)) return Promise.resolve(next(input, init))
+      // What routeToPds hands on ("<origin>/…") is checked without a URL parse.
+      const href = inputUrl(input)
+      const allowed = accessTokenAllowedHref(current, href) ?? isAllowed(current, URL.parse(href))
+      if (!allowed) return Promise.resolve(next(input, init))
       headers.set('authorization', `Bearer ${current.data.accessJwt}`)
 
       const mode = init?.redirect ?? (input instanceof Request ? input.redirect : 'follow')
@@ -42,13 +44,13 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
       // (nodejs/undici#4058): a 100 MB upload would cost 100 MB.
       if (!isReplayable(input, init)) return Promise.resolve(next(input, { ...init, headers, redirect: 'error' }))
       return Promise.resolve(next(input, { ...init, headers, redirect: 'manual' })).then((res) =>
-        res.type !== 'opaqueredirect' && !isRedirect(res.status) ? res : follow(current, url, headers, res, input, init),
+        res.type !== 'opaqueredirect' && !isRedirect(res.status) ? res : follow(current, href, headers, res, input, init),
       )
     }
 
     const follow = async (
       current: Session,
-      url: URL,
+      href: string,
       headers: Headers,
       res: Response,
       input: string | URL | Request,
@@ -58,6 +60,7 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
       // Authorization across origins as the fetch standard requires.
       if (res.type === 'opaqueredirect') return next(input, { ...init, headers })
 
+      let url = new URL(href)
       let method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
       let body = init?.body
       for (let hops = 0; isRedirect(res.status) && hops < MAX_REDIRECTS; hops++) {
