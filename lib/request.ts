@@ -104,7 +104,14 @@ export function carriesAccessToken(
   if (inputHeaders(input, init).has('authorization')) return false
   const raw = inputUrl(input)
   if (raw.startsWith('/')) return true // routeToPds pins paths to our origins
-  const url = URL.parse(raw)
+  return accessTokenAllowedFor(session, raw)
+}
+
+/** {@link accessTokenAllowed} for a URL string: by prefix when it can, else parsed. */
+export function accessTokenAllowedFor(session: Session, href: string): boolean {
+  const fast = accessTokenAllowedHref(session, href)
+  if (fast !== undefined) return fast
+  const url = URL.parse(href)
   return !!url && accessTokenAllowed(session, url)
 }
 

@@ -139,16 +139,6 @@ export function pdsEndpoint(didDoc: unknown, did: string): PdsEndpoint {
   return { url: url.origin }
 }
 
-/** Origin that carries the session's app requests: the PDS, else the service. */
-export function pdsOrigin(session: Session): string {
-  return new URL(session.pdsUrl ?? session.service).origin
-}
-
-/** The origins allowed to see the access token. */
-export function isSessionOrigin(session: Session, origin: string): boolean {
-  return origin === pdsOrigin(session) || origin === new URL(session.service).origin
-}
-
 /**
  * Helpers for saved sessions. `Session` is both this value and the type above,
  * so `import { Session } from 'lex-password-agent'` works in plain JS too.

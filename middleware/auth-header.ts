@@ -1,5 +1,5 @@
 import type { Middleware } from '../lib/fetch.ts'
-import { accessTokenAllowed, accessTokenAllowedHref, inputHeaders, inputUrl, isReplayable } from '../lib/request.ts'
+import { accessTokenAllowed, accessTokenAllowedFor, inputHeaders, inputUrl, isReplayable } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
 import { assertSessionSource, peekSession, settled } from './options.ts'
@@ -10,7 +10,6 @@ export type AuthHeaderOptions = {
 }
 
 const MAX_REDIRECTS = 20
-const isAllowed = (session: Session, url: URL | null) => !!url && accessTokenAllowed(session, url)
 const isRedirect = (status: number) =>
   status === 301 || status === 302 || status === 303 || status === 307 || status === 308
 
@@ -33,8 +32,7 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
       if (headers.has('authorization')) return Promise.resolve(next(input, init))
       // What routeToPds hands on ("<origin>/…") is checked without a URL parse.
       const href = inputUrl(input)
-      const allowed = accessTokenAllowedHref(current, href) ?? isAllowed(current, URL.parse(href))
-      if (!allowed) return Promise.resolve(next(input, init))
+      if (!accessTokenAllowedFor(current, href)) return Promise.resolve(next(input, init))
       headers.set('authorization', `Bearer ${current.data.accessJwt}`)
 
       const mode = init?.redirect ?? (input instanceof Request ? input.redirect : 'follow')
