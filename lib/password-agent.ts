@@ -10,7 +10,7 @@ import { refreshOnExpired } from '../middleware/refresh-on-expired.ts'
 import { routeToPds } from '../middleware/route-to-pds.ts'
 import { refreshAhead, type RefreshAheadOptions } from '../middleware/refresh-ahead.ts'
 import { jwtExpiry } from './jwt.ts'
-import { isDefinitiveRefusal, SessionHolder, sessionFromServer } from './session-holder.ts'
+import { isDefinitiveRefusal, serviceAgent, SessionHolder, sessionFromServer } from './session-holder.ts'
 import { assertSessionStore, isNewerSession, type SessionLock, type SessionStore } from './session-store.ts'
 import { assertSession, checkServiceUrl, type Session, type SessionData } from './session.ts'
 
@@ -378,11 +378,6 @@ function assertAgentOptions(options: unknown): asserts options is PasswordAgentO
       }
     }
   }
-}
-
-/** An lex-client Agent for session calls on `service`: no redirects (they carry secrets). */
-function serviceAgent(service: string, fetch: FetchLike): Agent {
-  return { fetchHandler: (path, init) => fetch(new URL(path, service), { ...init, redirect: 'error' }) }
 }
 
 /**

@@ -100,11 +100,7 @@ export class SessionHolder implements SessionSource {
     this.#backoff = { minMs: 1000, maxMs: 60_000, ...options.backoff }
     this.#store = options.store
     this.#lock = options.lock ?? options.store?.lock ?? ((_key, fn) => fn())
-    // Session calls carry the refresh token: service origin only, no redirects.
-    this.#service = {
-      fetchHandler: (path, init) =>
-        this.#fetch(new URL(path, session.service), { ...init, redirect: 'error' }),
-    }
+    this.#service = serviceAgent(session.service, this.#fetch)
   }
 
   /** The current session without waiting, or `null` once destroyed. */
@@ -326,6 +322,14 @@ export class SessionHolder implements SessionSource {
       }
     }
   }
+}
+
+/**
+ * A lex-client Agent for the session methods on `service`. They carry a
+ * password or a token, so they go there and nowhere else: no redirects.
+ */
+export function serviceAgent(service: string, fetch: FetchLike): Agent {
+  return { fetchHandler: (path, init) => fetch(new URL(path, service), { ...init, redirect: 'error' }) }
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err))
