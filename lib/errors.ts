@@ -68,3 +68,19 @@ export function typedFailure<E extends XrpcResponseError<any>>(error: E): E {
           : undefined
   return Typed ? (new Typed(error.method, error.response, error.payload) as unknown as E) : error
 }
+
+/**
+ * The server answered a session call with something that is not a valid
+ * answer (truncated JSON, a body that fails the schema, a reset mid-body).
+ * Transient: the session is kept. Unlike lex-client's
+ * `XrpcInvalidResponseError`, it carries no payload (which could hold tokens).
+ */
+export class InvalidSessionResponseError extends Error {
+  override name = 'InvalidSessionResponseError'
+  /** The HTTP status of the answer. */
+  readonly status: number
+  constructor(status: number, options?: ErrorOptions) {
+    super(`the server's answer is not a valid session response (HTTP ${status})`, options)
+    this.status = status
+  }
+}

@@ -112,8 +112,9 @@ export class FileSessionStore implements SessionStore {
           // over and written a fresh lock: if what we moved is live, put it back.
           if (!(await this.#isStale(aside))) await fs.link(aside, this.#lockFile).catch(() => {})
           await fs.rm(aside, { force: true })
+          continue
         }
-        continue
+        // Could not move it (e.g. EPERM in a sticky /tmp): wait like for a live lock.
       }
       if (Date.now() > deadline) {
         throw new Error(`timed out waiting for the session lock ${this.#lockFile}`)

@@ -1,6 +1,7 @@
 export {
   AccountTakedownError,
   AuthFactorTokenRequiredError,
+  InvalidSessionResponseError,
   LoggedOutError,
   RateLimitedError,
   SessionMismatchError,

@@ -1,6 +1,6 @@
 import { XrpcResponseError, xrpcSafe, type Agent } from '@atproto/lex-client'
 import type { DidString } from '@atproto/lex-schema'
-import { LoggedOutError, typedFailure } from './errors.ts'
+import { LoggedOutError, SessionMismatchError, typedFailure } from './errors.ts'
 import type { DiscoveryOptions } from './discovery.ts'
 import { globalFetch, pipeline, type FetchLike } from './fetch.ts'
 import { assertHooks, type SessionHooks } from './hooks.ts'
@@ -320,14 +320,17 @@ export class PasswordAgent implements Agent {
     if (options.store === undefined) throw new TypeError('"store" is required')
     assertSessionStore(options.store)
     const { service: _s, identifier: _i, password: _p, authFactorToken: _a, allowTakendown: _t, ...agentOptions } = options
-    const saved = await options.store.get()
-    if (saved !== undefined) {
-      try {
+    try {
+      const saved = await options.store.get()
+      if (saved !== undefined) {
         assertSession(saved, 'stored session')
         return { success: true, value: await PasswordAgent.resume(saved, { ...agentOptions, refresh: 'if-expired' }) }
-      } catch (err) {
-        if (!(err instanceof TypeError) && !isDefinitiveRefusal(err)) throw err
       }
+    } catch (err) {
+      // A corrupt saved session, or one the server definitively refused (or
+      // answered for another DID): log in again. Anything else is transient.
+      const dead = err instanceof TypeError || err instanceof SyntaxError || err instanceof SessionMismatchError
+      if (!dead && !isDefinitiveRefusal(err)) throw err
     }
     return PasswordAgent.login(options)
   }

@@ -1,5 +1,11 @@
-import { XrpcResponseError, xrpcSafe, type Agent, type XrpcFailure } from '@atproto/lex-client'
-import { LoggedOutError, rateLimitReset, SessionMismatchError, SessionTimeoutError } from './errors.ts'
+import { XrpcInvalidResponseError, XrpcResponseError, xrpcSafe, type Agent, type XrpcFailure } from '@atproto/lex-client'
+import {
+  InvalidSessionResponseError,
+  LoggedOutError,
+  rateLimitReset,
+  SessionMismatchError,
+  SessionTimeoutError,
+} from './errors.ts'
 import { globalFetch, type FetchLike } from './fetch.ts'
 import type { HookName, SessionHooks } from './hooks.ts'
 import { deleteSession, getSession, refreshSession } from './lexicons.ts'
@@ -124,23 +130,49 @@ export class SessionHolder implements SessionSource {
 
   refresh(seen?: Session): Promise<Session> {
     if (this.#refreshing) return this.#refreshing
-    if (!this.#session) return Promise.reject(new LoggedOutError())
-    // No refresh storm while the entryway is down: requests get the last failure.
+    const current = this.#session
+    if (!current) return Promise.reject(new LoggedOutError())
+    // No refresh storm while the entryway is down: requests that saw the
+    // current tokens get the last failure (a newer session is theirs at once).
     if (seen && this.#lastFailure && Date.now() < this.#retryAt && !this.#busy) {
-      return Promise.reject(this.#lastFailure)
+      return seen.data.accessJwt === current.data.accessJwt ? Promise.reject(this.#lastFailure) : Promise.resolve(current)
     }
-    const run = this.#exclusive(() => this.#locked(() => this.#doRefresh(seen)))
+    const after: Deferred = []
+    const run = this.#exclusive(() => this.#locked(() => this.#doRefresh(seen, after)))
     this.#refreshing = run
     const clear = () => {
       if (this.#refreshing === run) this.#refreshing = null
     }
     run.then(clear, clear)
-    return run
+    return this.#thenHooks(run, after)
   }
 
   /** Deletes the session on the server. Resolves once it is gone (idempotent). */
   logout(): Promise<void> {
-    return this.#exclusive(() => this.#locked(() => this.#doLogout()))
+    const after: Deferred = []
+    return this.#thenHooks(
+      this.#exclusive(() => this.#locked(() => this.#doLogout(after))),
+      after,
+    )
+  }
+
+  /**
+   * Settles like `run`, after running the hooks `run` deferred. Failure and
+   * deletion hooks run once the refresh/logout is over (requests no longer
+   * wait for it), so a hook may call `refresh()` or `logout()` again without
+   * waiting on itself.
+   */
+  #thenHooks<T>(run: Promise<T>, after: Deferred): Promise<T> {
+    const hooks = async () => {
+      for (const hook of after.splice(0)) await hook()
+    }
+    return run.then(
+      async (value) => (await hooks(), value),
+      async (err: unknown) => {
+        await hooks()
+        throw err
+      },
+    )
   }
 
   /**
@@ -187,6 +219,8 @@ export class SessionHolder implements SessionSource {
     }
     if (!stored || stored.data.did !== session.data.did || !isNewerSession(stored, session)) return undefined
     this.#session = stored
+    this.#failures = 0
+    this.#lastFailure = null
     await this.#runHook('onRefreshed', stored)
     return stored
   }
@@ -200,13 +234,12 @@ export class SessionHolder implements SessionSource {
     }
   }
 
-  async #doRefresh(seen: Session | undefined): Promise<Session> {
-    let session = this.#session
+  async #doRefresh(seen: Session | undefined, after: Deferred): Promise<Session> {
+    const session = this.#session
     if (!session) throw new LoggedOutError()
     if (seen && seen.data.accessJwt !== session.data.accessJwt) return session
     const adopted = await this.#adoptFromStore(session)
     if (adopted) return adopted
-    session = this.#session ?? session
 
     const res = await this.#call((signal) =>
       xrpcSafe(this.#service, refreshSession, {
@@ -216,25 +249,30 @@ export class SessionHolder implements SessionSource {
     )
     if (res instanceof Error || !res.success) {
       if (isDefinitiveRefusal(res)) {
-        await this.#end(session)
+        // Without a lock, another process may have rotated this generation
+        // first: its newer session in the store is alive, ours is not.
+        const newer = await this.#adoptFromStore(session)
+        if (newer) return newer
+        await this.#end(session, after)
         throw res
       }
       this.#failures++
-      this.#lastFailure = res
       const delay = Math.min(this.#backoff.maxMs, this.#backoff.minMs * 2 ** (this.#failures - 1))
       this.#retryAt = Date.now() + delay * (0.75 + Math.random() * 0.5)
       // A 429 says when the window reopens: never retry into a closed one.
       const reset = res instanceof XrpcResponseError && res.status === 429 ? rateLimitReset(res.headers) : undefined
       if (reset) this.#retryAt = Math.max(this.#retryAt, reset.getTime())
-      await this.#runHook('onRefreshFailure', session, res)
-      throw res
+      const error = withoutPayload(res)
+      this.#lastFailure = error
+      after.push(() => this.#runHook('onRefreshFailure', session, error))
+      throw error
     }
     this.#failures = 0
     this.#lastFailure = null
 
     const data: SessionData = { ...res.body }
     if (data.did !== session.data.did) {
-      await this.#end(session)
+      await this.#end(session, after)
       throw new SessionMismatchError('refreshSession answered for another DID')
     }
     // Some servers leave didDoc / email out of refreshSession though createSession
@@ -258,7 +296,7 @@ export class SessionHolder implements SessionSource {
     return next
   }
 
-  async #doLogout(): Promise<void> {
+  async #doLogout(after: Deferred): Promise<void> {
     if (!this.#session) return
     // Revoke the newest generation, even if another process rotated it.
     const session = (await this.#adoptFromStore(this.#session)) ?? this.#session
@@ -269,14 +307,16 @@ export class SessionHolder implements SessionSource {
       }),
     )
     if ((!(res instanceof Error) && res.success) || isDefinitiveRefusal(res)) {
-      await this.#end(session)
+      await this.#end(session, after)
       return
     }
-    await this.#runHook('onDeleteFailure', session, res)
-    throw res
+    const error = withoutPayload(res)
+    after.push(() => this.#runHook('onDeleteFailure', session, error))
+    throw error
   }
 
-  async #end(session: Session): Promise<void> {
+  /** Destroys the session now; `onDeleted` runs once the operation is over. */
+  async #end(session: Session, after: Deferred): Promise<void> {
     this.#session = null
     try {
       // Remove it from the store only if it still holds this generation.
@@ -285,7 +325,7 @@ export class SessionHolder implements SessionSource {
     } catch (err) {
       await this.#runHook('onWarning', `could not remove the session from the store (${errorText(err)})`)
     }
-    await this.#runHook('onDeleted', session)
+    after.push(() => this.#runHook('onDeleted', session))
   }
 
   /**
@@ -330,6 +370,19 @@ export class SessionHolder implements SessionSource {
  */
 export function serviceAgent(service: string, fetch: FetchLike): Agent {
   return { fetchHandler: (path, init) => fetch(new URL(path, service), { ...init, redirect: 'error' }) }
+}
+
+/** Hooks an operation runs after it is over (see `#thenHooks`). */
+type Deferred = (() => Promise<void>)[]
+
+/**
+ * A 200 whose body failed the schema check comes back from lex-client with
+ * that body (new tokens!) in its payload: pass on a plain Error instead, so
+ * no hook, log or thrown value ever holds them.
+ */
+function withoutPayload(error: Error): Error {
+  if (!(error instanceof XrpcInvalidResponseError)) return error
+  return new InvalidSessionResponseError(error.response.status)
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err))

@@ -42,7 +42,15 @@ export function refreshAhead(options: RefreshAheadOptions): Middleware {
       // Never refresh in the first three quarters of a token's life, however
       // short it is (a 60 s margin would otherwise refresh a 30 s token per request).
       const lead = marginMs + Math.random() * jitterMs
-      at = !t ? Infinity : t.exp * 1000 - (t.iat === undefined ? lead : Math.min(lead, ((t.exp - t.iat) * 1000) / 4))
+      // With `iat`, time the token by its lifetime from when we received it
+      // (`refreshedAt`, our clock), not by `exp` against our clock: a clock
+      // running ahead of the server's would otherwise make every token due.
+      const received = Date.parse(s.refreshedAt)
+      at = !t
+        ? Infinity
+        : t.iat === undefined || Number.isNaN(received)
+          ? t.exp * 1000 - lead
+          : received + (t.exp - t.iat) * 1000 - Math.min(lead, ((t.exp - t.iat) * 1000) / 4)
       due.set(s, at)
     }
     return at

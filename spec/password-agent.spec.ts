@@ -504,3 +504,51 @@ describe('faults do not poison the agent', () => {
     expect(agent.session.data).toEqual(next)
   })
 })
+
+describe('review fixes', () => {
+  it('a failure hook may call refresh() or logout() again without hanging the agent', async () => {
+    let again: Promise<unknown> | undefined
+    const agent = await login({
+      onRefreshFailure() {
+        again = this.refresh().catch((e: unknown) => e)
+      },
+      onDeleteFailure() {
+        again = this.logout().catch((e: unknown) => e)
+      },
+    })
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').times(2).reply(503, xrpcError('ServiceUnavailable'))
+    await expect(agent.refresh()).rejects.toBeInstanceOf(XrpcResponseError)
+    await again
+    nock(SERVICE).post('/xrpc/com.atproto.server.deleteSession').reply(503, xrpcError('ServiceUnavailable'))
+      .post('/xrpc/com.atproto.server.deleteSession').reply(200)
+    await expect(agent.logout()).rejects.toBeInstanceOf(XrpcResponseError)
+    await again
+    expect(agent.destroyed).toBe(true) // the hook's own logout went through
+  })
+
+  it('a 200 refresh answer that is not a valid session is transient and never carries the tokens', async () => {
+    const { inspect } = await import('node:util')
+    const onRefreshFailure = jest.fn()
+    const agent = await login({ onRefreshFailure })
+    const bad = sessionData({ handle: 'not a handle!' })
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, bad)
+    const err = await agent.refresh().catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'InvalidSessionResponseError', status: 200 })
+    for (const text of [inspect(err, { depth: 10, showHidden: true }), JSON.stringify(err), String((err as Error).stack)]) {
+      expect(text).not.toContain(bad.accessJwt)
+      expect(text).not.toContain(bad.refreshJwt)
+    }
+    expect(onRefreshFailure).toHaveBeenCalledWith(expect.anything(), err)
+    expect(agent.destroyed).toBe(false)
+  })
+
+  it('a backed-off refresh for an outdated token resolves with the current session', async () => {
+    const agent = await login()
+    const first = agent.session
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(503, xrpcError('ServiceUnavailable'))
+    await expect(agent.refresh()).rejects.toBeInstanceOf(XrpcResponseError)
+    const older = { ...first, data: { ...first.data, accessJwt: 'eyJ.b2xk.c2ln' } }
+    await expect(agent.sessionHolder.refresh(older)).resolves.toBe(first)
+    await expect(agent.sessionHolder.refresh(first)).rejects.toBeInstanceOf(XrpcResponseError)
+  })
+})

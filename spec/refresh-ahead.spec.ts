@@ -9,7 +9,8 @@ import { PDS, fakeJwt, session } from './helpers/fixtures.ts'
 // A 2 h token with `s` seconds left, as the reference PDS issues them.
 const expiringIn = (s: number) => {
   const now = Math.floor(Date.now() / 1000)
-  return session({}, { accessJwt: fakeJwt({ iat: now + s - 7200, exp: now + s }) })
+  const iat = now + s - 7200
+  return session({ refreshedAt: new Date(iat * 1000).toISOString() }, { accessJwt: fakeJwt({ iat, exp: iat + 7200 }) })
 }
 const renew = (s: ReturnType<typeof session>) => ({ ...s, data: { ...s.data, accessJwt: fakeJwt({}, 7200) } })
 const ok = () => new Response('ok')
@@ -40,9 +41,21 @@ describe('refreshAhead', () => {
     await refreshAhead({ session: source, marginMs: 60_000 })(fetch)(`${PDS}/x`)
     expect(source.refreshes).toBe(0)
     const old = iat - 7
-    source.session = session({}, { accessJwt: fakeJwt({ iat: old, exp: old + 8 }) })
+    source.session = session({ refreshedAt: new Date(old * 1000).toISOString() }, { accessJwt: fakeJwt({ iat: old, exp: old + 8 }) })
     await refreshAhead({ session: source, marginMs: 60_000 })(fetch)(`${PDS}/x`)
     expect(source.refreshes).toBe(1)
+  })
+
+  it('times a token from when it was received, so a local clock ahead of the server does not make it due', async () => {
+    // The server's clock is 3 h behind ours: by our clock its fresh 2 h token "expired" an hour ago.
+    const serverNow = Math.floor(Date.now() / 1000) - 3 * 3600
+    const source = new FakeSource(
+      session({ refreshedAt: new Date().toISOString() }, { accessJwt: fakeJwt({ iat: serverNow, exp: serverNow + 7200 }) }),
+      renew,
+    )
+    const { fetch } = recordingFetch(ok)
+    await refreshAhead({ session: source })(fetch)(`${PDS}/x`)
+    expect(source.refreshes).toBe(0)
   })
 
   it('leaves a fresh token alone', async () => {

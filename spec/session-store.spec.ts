@@ -243,3 +243,34 @@ describe('PasswordAgent with a store', () => {
     expect(() => PasswordAgent.resumeOrLogin({ service: SERVICE, identifier: 'a', password: 'b' } as never)).rejects.toThrow('"store" is required')
   })
 })
+
+describe('store edge cases', () => {
+  it('a definitive refusal while the store (without a lock) holds a newer session adopts it instead of ending', async () => {
+    const mine = session()
+    const theirs = later(mine)
+    let reads = 0
+    const store: SessionStore = {
+      // First read (before refreshing): ours is newest; then another process saves its rotation.
+      get: async () => (reads++ === 0 ? mine : theirs),
+      set: async () => {},
+      delete: async () => {},
+    }
+    const onDeleted = jest.fn()
+    const agent = new PasswordAgent(mine, { store, hooks: { onDeleted } })
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(400, xrpcError('ExpiredToken', 'Token has been revoked'))
+    await expect(agent.refresh()).resolves.toEqual(theirs)
+    expect(onDeleted).not.toHaveBeenCalled()
+    expect(agent.destroyed).toBe(false)
+  })
+
+  it('resumeOrLogin logs in again when the saved file is corrupt', async () => {
+    const file = tmpFile()
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    fs.writeFileSync(file, '{"data": {"accessJwt": ')
+    const store = new FileSessionStore(file)
+    nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData())
+    const result = await PasswordAgent.resumeOrLogin({ service: SERVICE, identifier: 'a', password: 'b', store })
+    expect(result.success).toBe(true)
+    expect((await store.get())?.data.did).toBe(DID)
+  })
+})
