@@ -3,6 +3,7 @@ import { accessTokenAllowed, accessTokenAllowedFor, inputHeaders, inputUrl, isRe
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
 import { assertSessionSource, peekSession, settled } from './options.ts'
+import { requestMethod } from './shared.ts'
 
 export type AuthHeaderOptions = {
   /** The session whose access token is attached. */
@@ -59,7 +60,7 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
       if (res.type === 'opaqueredirect') return next(input, { ...init, headers })
 
       let url = new URL(href)
-      let method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
+      let method = requestMethod(input, init)
       let body = init?.body
       for (let hops = 0; isRedirect(res.status) && hops < MAX_REDIRECTS; hops++) {
         const location = URL.parse(res.headers.get('location') ?? '', url)

@@ -4,6 +4,7 @@ import { isReplayable } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
 import { assertSessionSource, peekSession, settled } from './options.ts'
+import { checkMs } from './shared.ts'
 
 export type RefreshAheadOptions = {
   /** The session to refresh. */
@@ -30,9 +31,9 @@ export type RefreshAheadOptions = {
  */
 export function refreshAhead(options: RefreshAheadOptions): Middleware {
   const { session } = assertSessionSource(options, 'refreshAhead')
-  const marginMs = checkMs(options.marginMs, 60_000, 'marginMs')
-  const jitterMs = checkMs(options.jitterMs, 30_000, 'jitterMs')
-  const streamMarginMs = checkMs(options.streamMarginMs, 300_000, 'streamMarginMs')
+  const marginMs = checkMs('refreshAhead', 'marginMs', options.marginMs, 60_000)
+  const jitterMs = checkMs('refreshAhead', 'jitterMs', options.jitterMs, 30_000)
+  const streamMarginMs = checkMs('refreshAhead', 'streamMarginMs', options.streamMarginMs, 300_000)
   // Per token: when to refresh it. Drawn once so the jitter is stable per generation.
   const due = new WeakMap<Session, number>()
   const refreshAt = (s: Session): number => {
@@ -72,12 +73,4 @@ export function refreshAhead(options: RefreshAheadOptions): Middleware {
       return slow(input, init)
     })
   }
-}
-
-function checkMs(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) {
-    throw new TypeError(`refreshAhead: "${name}" must be a non-negative number of milliseconds`)
-  }
-  return value
 }
