@@ -6,6 +6,9 @@ import type { Session } from '../lib/session.ts'
 import { assertSessionSource, peekSession, settled } from './options.ts'
 import { checkMs } from './shared.ts'
 
+/** How far our clock may be from the server's before tokens are timed from receipt. */
+const CLOCK_TOLERANCE_MS = 30_000
+
 export type RefreshAheadOptions = {
   /** The session to refresh. */
   session: SessionSource
@@ -43,15 +46,14 @@ export function refreshAhead(options: RefreshAheadOptions): Middleware {
       // Never refresh in the first three quarters of a token's life, however
       // short it is (a 60 s margin would otherwise refresh a 30 s token per request).
       const lead = marginMs + Math.random() * jitterMs
-      // With `iat`, time the token by its lifetime from when we received it
-      // (`refreshedAt`, our clock), not by `exp` against our clock: a clock
-      // running ahead of the server's would otherwise make every token due.
+      // Time the token by the server's `exp`, unless our clock disagrees with
+      // the server's (`iat` far from when we received it): then by its
+      // lifetime from when we received it, or every token would look due.
       const received = Date.parse(s.refreshedAt)
-      at = !t
-        ? Infinity
-        : t.iat === undefined || Number.isNaN(received)
-          ? t.exp * 1000 - lead
-          : received + (t.exp - t.iat) * 1000 - Math.min(lead, ((t.exp - t.iat) * 1000) / 4)
+      const life = t?.iat === undefined ? undefined : (t.exp - t.iat) * 1000
+      const skewed = life !== undefined && Math.abs(received - t!.iat! * 1000) > CLOCK_TOLERANCE_MS
+      const expiresAt = !t ? Infinity : skewed ? received + life! : t.exp * 1000
+      at = expiresAt - (life === undefined ? lead : Math.min(lead, life / 4))
       due.set(s, at)
     }
     return at
