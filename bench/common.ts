@@ -1,5 +1,7 @@
 // Shared helpers for the benchmarks: fixtures, statistics, result output.
 import os from 'node:os'
+import { PasswordSession } from '@atproto/lex-password-session'
+import { PasswordAgent } from 'lex-password-agent'
 
 export const DID = 'did:plc:benchbenchbenchbenchbenc' as const
 export const SERVICE = 'https://entryway.example'
@@ -106,5 +108,25 @@ export async function startLoopbackServer(): Promise<{ url: string; close: () =>
         child.on('exit', () => resolve())
         child.stdin!.end()
       }),
+  }
+}
+
+export type Handler = (path: `/${string}`, init: RequestInit) => Promise<Response>
+
+/** The three clients, all pointed at `pds` (sessions routed there by their DID document). */
+export function clients(pds: string, fetch?: typeof globalThis.fetch): Record<string, Handler> {
+  const data = sessionData(pds)
+  const bearer = `Bearer ${data.accessJwt}`
+  const terminal = fetch ?? ((input, init) => globalThis.fetch(input, init))
+  const agent = new PasswordAgent({ data, refreshedAt: new Date().toISOString(), pdsUrl: pds, service: SERVICE } as never, { fetch: terminal })
+  const upstream = new PasswordSession({ ...data, service: SERVICE } as never, { fetch: terminal })
+  return {
+    bare: (path, init) => {
+      const headers = new Headers(init.headers)
+      headers.set('authorization', bearer)
+      return terminal(new URL(path, pds), { ...init, headers })
+    },
+    upstream: (path, init) => upstream.fetchHandler(path, init),
+    ours: (path, init) => agent.fetchHandler(path, init),
   }
 }

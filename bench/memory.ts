@@ -4,9 +4,7 @@
 // 100 MB request body through the preset to a loopback server (in its own
 // process), next to upstream and bare fetch: nothing may be buffered.
 import { spawn } from 'node:child_process'
-import { PasswordSession } from '@atproto/lex-password-session'
-import { PasswordAgent } from 'lex-password-agent'
-import { emit, log, median, PDS, rotate, SERVICE, sessionData, startLoopbackServer, xrpcQueryInit } from './common.ts'
+import { clients, emit, log, median, PDS, rotate, startLoopbackServer, xrpcQueryInit } from './common.ts'
 
 const HEAP_N = Number(process.env.BENCH_HEAP_N ?? 100_000)
 const STREAM_MB = Number(process.env.BENCH_STREAM_MB ?? 100)
@@ -16,25 +14,6 @@ const GC_EVERY = 4 * 2 ** 20
 const MB = 2 ** 20
 const PATH = '/xrpc/app.bsky.actor.getProfile?actor=did%3Aplc%3Abenchbenchbenchbenchbenc'
 
-type Handler = (path: `/${string}`, init: RequestInit) => Promise<Response>
-
-/** The three clients, all pointed at `pds` (sessions routed there by their DID document). */
-function clients(pds: string, fetch?: typeof globalThis.fetch): Record<string, Handler> {
-  const data = sessionData(pds)
-  const bearer = `Bearer ${data.accessJwt}`
-  const terminal = fetch ?? ((input, init) => globalThis.fetch(input, init))
-  const agent = new PasswordAgent({ data, refreshedAt: new Date().toISOString(), pdsUrl: pds, service: SERVICE } as never, { fetch: terminal })
-  const upstream = new PasswordSession({ ...data, service: SERVICE } as never, { fetch: terminal })
-  return {
-    bare: (path, init) => {
-      const headers = new Headers(init.headers)
-      headers.set('authorization', bearer)
-      return terminal(new URL(path, pds), { ...init, headers })
-    },
-    upstream: (path, init) => upstream.fetchHandler(path, init),
-    ours: (path, init) => agent.fetchHandler(path, init),
-  }
-}
 
 function gcFully() {
   const gc = (globalThis as { gc?: () => void }).gc

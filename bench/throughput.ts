@@ -3,33 +3,13 @@
 // upstream and our preset (all on Node's fetch). Rounds interleave the
 // variants; reported as ours / bare (and upstream / bare) per round, median
 // and spread, so the library's overhead is set against the noise.
-import { PasswordSession } from '@atproto/lex-password-session'
-import { PasswordAgent } from 'lex-password-agent'
-import { emit, log, max, median, min, rotate, SERVICE, sessionData, startLoopbackServer, xrpcQueryInit } from './common.ts'
+import { clients, emit, log, max, median, min, rotate, startLoopbackServer, xrpcQueryInit, type Handler } from './common.ts'
 
 const CONCURRENCY = Number(process.env.BENCH_TP_CONCURRENCY ?? 50)
 const ROUNDS = Number(process.env.BENCH_TP_ROUNDS ?? 7)
 const SECONDS = Number(process.env.BENCH_TP_SECONDS ?? 2)
 const SLICES = 4
 const PATH = '/xrpc/app.bsky.actor.getProfile?actor=did%3Aplc%3Abenchbenchbenchbenchbenc'
-
-type Handler = (path: `/${string}`, init: RequestInit) => Promise<Response>
-
-function clients(pds: string): Record<string, Handler> {
-  const data = sessionData(pds)
-  const bearer = `Bearer ${data.accessJwt}`
-  const agent = new PasswordAgent({ data, refreshedAt: new Date().toISOString(), pdsUrl: pds, service: SERVICE } as never)
-  const upstream = new PasswordSession({ ...data, service: SERVICE } as never)
-  return {
-    bare: (path, init) => {
-      const headers = new Headers(init.headers)
-      headers.set('authorization', bearer)
-      return fetch(new URL(path, pds), { ...init, headers })
-    },
-    upstream: (path, init) => upstream.fetchHandler(path, init),
-    ours: (path, init) => agent.fetchHandler(path, init),
-  }
-}
 
 /** CONCURRENCY workers, each sending one request after the other for `seconds`: [requests, seconds]. */
 async function load(handler: Handler, seconds: number): Promise<[number, number]> {
