@@ -1,4 +1,4 @@
-import { XrpcResponseError } from '@atproto/lex-client'
+import { XrpcInvalidResponseError, XrpcResponseError } from '@atproto/lex-client'
 
 /**
  * Thrown by every request, refresh or session read of an agent after logout
@@ -83,4 +83,15 @@ export class InvalidSessionResponseError extends Error {
     super(`the server's answer is not a valid session response (HTTP ${status})`, options)
     this.status = status
   }
+}
+
+/**
+ * A 200 whose body failed the schema check comes back from lex-client with
+ * that body (new tokens!) in its payload: pass on an
+ * {@link InvalidSessionResponseError} instead, so no hook, log or thrown value
+ * ever holds them. Other errors pass through.
+ */
+export function withoutPayload(error: Error): Error {
+  if (!(error instanceof XrpcInvalidResponseError)) return error
+  return new InvalidSessionResponseError(error.response.status)
 }

@@ -1,3 +1,5 @@
+import type { Session } from './session.ts'
+
 /**
  * The `exp` claim (seconds since the epoch) of a JWT, read without checking
  * the signature: the client never holds the key, it only wants to know when
@@ -21,4 +23,24 @@ export function jwtTimes(token: string): { exp: number; iat?: number } | undefin
   } catch {
     return undefined
   }
+}
+
+/** How far our clock may be from the server's before tokens are timed from receipt. */
+const CLOCK_TOLERANCE_MS = 30_000
+
+/**
+ * When the session's access token expires, by our clock (ms), and its
+ * lifetime when known. Timed by the server's `exp`, unless our clock
+ * disagrees with the server's (`iat` far from when we received the token,
+ * `refreshedAt`): then by its lifetime from when we received it, or every
+ * token would look expired. `undefined` for a token without a readable `exp`.
+ */
+export function accessTokenExpiry(session: Session): { expiresAt: number; lifeMs?: number } | undefined {
+  const t = jwtTimes(session.data.accessJwt)
+  if (!t) return undefined
+  if (t.iat === undefined) return { expiresAt: t.exp * 1000 }
+  const lifeMs = (t.exp - t.iat) * 1000
+  const received = Date.parse(session.refreshedAt)
+  const skewed = Math.abs(received - t.iat * 1000) > CLOCK_TOLERANCE_MS
+  return { expiresAt: skewed ? received + lifeMs : t.exp * 1000, lifeMs }
 }

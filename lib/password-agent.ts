@@ -1,6 +1,6 @@
 import { XrpcResponseError, xrpcSafe, type Agent } from '@atproto/lex-client'
 import type { DidString } from '@atproto/lex-schema'
-import { LoggedOutError, SessionMismatchError, typedFailure } from './errors.ts'
+import { LoggedOutError, SessionMismatchError, typedFailure, withoutPayload } from './errors.ts'
 import type { DiscoveryOptions } from './discovery.ts'
 import { globalFetch, pipeline, type FetchLike } from './fetch.ts'
 import { assertHooks, type SessionHooks } from './hooks.ts'
@@ -9,7 +9,7 @@ import { authHeader } from '../middleware/auth-header.ts'
 import { refreshOnExpired } from '../middleware/refresh-on-expired.ts'
 import { routeToPds } from '../middleware/route-to-pds.ts'
 import { refreshAhead, type RefreshAheadOptions } from '../middleware/refresh-ahead.ts'
-import { jwtExpiry } from './jwt.ts'
+import { accessTokenExpiry } from './jwt.ts'
 import { isDefinitiveRefusal, serviceAgent, SessionHolder, sessionFromServer } from './session-holder.ts'
 import { assertSessionStore, isNewerSession, type SessionLock, type SessionStore } from './session-store.ts'
 import { assertSession, checkServiceUrl, type Session, type SessionData } from './session.ts'
@@ -270,11 +270,10 @@ export class PasswordAgent implements Agent {
   ): Promise<LoginResult> {
     if (!res.success) {
       if (res instanceof XrpcResponseError && res.status < 500) return typedFailure(res) as LoginResult
-      throw res
+      throw withoutPayload(res) // an invalid 200 carries the new tokens in its payload
     }
     const { session, warning } = sessionFromServer(res.body as SessionData, service, null)
-    const { hooks, fetch, refreshTimeoutMs, refreshBackoff, refreshAhead, store, lock } = options
-    const agent = new PasswordAgent(session, { hooks, fetch, refreshTimeoutMs, refreshBackoff, refreshAhead, store, lock })
+    const agent = new PasswordAgent(session, agentOptionsOf(options))
     await agent.sessionHolder.announce(warning)
     return { success: true, value: agent }
   }
@@ -296,8 +295,8 @@ export class PasswordAgent implements Agent {
     const stored = await agentOptions.store?.get()
     if (stored && stored.data.did === session.data.did && isNewerSession(stored, session)) session = stored
     const agent = new PasswordAgent(session, agentOptions)
-    const exp = jwtExpiry(session.data.accessJwt)
-    if (refresh === 'if-expired' && exp !== undefined && exp * 1000 > Date.now() + 60_000) return agent
+    const expiry = accessTokenExpiry(session)
+    if (refresh === 'if-expired' && expiry && expiry.expiresAt > Date.now() + 60_000) return agent
     try {
       await agent.refresh()
     } catch (err) {
@@ -319,7 +318,7 @@ export class PasswordAgent implements Agent {
     }
     if (options.store === undefined) throw new TypeError('"store" is required')
     assertSessionStore(options.store)
-    const { service: _s, identifier: _i, password: _p, authFactorToken: _a, allowTakendown: _t, ...agentOptions } = options
+    const agentOptions = agentOptionsOf(options)
     try {
       const saved = await options.store.get()
       if (saved !== undefined) {
@@ -342,6 +341,12 @@ export class PasswordAgent implements Agent {
   static async delete(session: Session, options: PasswordAgentOptions = {}): Promise<void> {
     await new PasswordAgent(session, options).logout()
   }
+}
+
+/** The agent's own options out of login-style options (no credentials). */
+function agentOptionsOf(options: PasswordAgentOptions): PasswordAgentOptions {
+  const { hooks, fetch, refreshTimeoutMs, refreshBackoff, refreshAhead, store, lock } = options
+  return { hooks, fetch, refreshTimeoutMs, refreshBackoff, refreshAhead, store, lock }
 }
 
 function assertNonEmptyString(value: unknown, field: string): asserts value is string {

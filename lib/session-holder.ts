@@ -1,11 +1,5 @@
-import { XrpcInvalidResponseError, XrpcResponseError, xrpcSafe, type Agent, type XrpcFailure } from '@atproto/lex-client'
-import {
-  InvalidSessionResponseError,
-  LoggedOutError,
-  rateLimitReset,
-  SessionMismatchError,
-  SessionTimeoutError,
-} from './errors.ts'
+import { XrpcResponseError, xrpcSafe, type Agent, type XrpcFailure } from '@atproto/lex-client'
+import { LoggedOutError, rateLimitReset, SessionMismatchError, SessionTimeoutError, withoutPayload } from './errors.ts'
 import { globalFetch, type FetchLike } from './fetch.ts'
 import type { HookName, SessionHooks } from './hooks.ts'
 import { deleteSession, getSession, refreshSession } from './lexicons.ts'
@@ -374,16 +368,6 @@ export function serviceAgent(service: string, fetch: FetchLike): Agent {
 
 /** Hooks an operation runs after it is over (see `#thenHooks`). */
 type Deferred = (() => Promise<void>)[]
-
-/**
- * A 200 whose body failed the schema check comes back from lex-client with
- * that body (new tokens!) in its payload: pass on a plain Error instead, so
- * no hook, log or thrown value ever holds them.
- */
-function withoutPayload(error: Error): Error {
-  if (!(error instanceof XrpcInvalidResponseError)) return error
-  return new InvalidSessionResponseError(error.response.status)
-}
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err))
 

@@ -1,13 +1,10 @@
 import type { Middleware } from '../lib/fetch.ts'
-import { jwtTimes } from '../lib/jwt.ts'
+import { accessTokenExpiry } from '../lib/jwt.ts'
 import { isReplayable } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
 import { assertSessionSource, peekSession, settled } from './options.ts'
 import { checkMs } from './shared.ts'
-
-/** How far our clock may be from the server's before tokens are timed from receipt. */
-const CLOCK_TOLERANCE_MS = 30_000
 
 export type RefreshAheadOptions = {
   /** The session to refresh. */
@@ -42,18 +39,11 @@ export function refreshAhead(options: RefreshAheadOptions): Middleware {
   const refreshAt = (s: Session): number => {
     let at = due.get(s)
     if (at === undefined) {
-      const t = jwtTimes(s.data.accessJwt)
+      const expiry = accessTokenExpiry(s)
       // Never refresh in the first three quarters of a token's life, however
       // short it is (a 60 s margin would otherwise refresh a 30 s token per request).
       const lead = marginMs + Math.random() * jitterMs
-      // Time the token by the server's `exp`, unless our clock disagrees with
-      // the server's (`iat` far from when we received it): then by its
-      // lifetime from when we received it, or every token would look due.
-      const received = Date.parse(s.refreshedAt)
-      const life = t?.iat === undefined ? undefined : (t.exp - t.iat) * 1000
-      const skewed = life !== undefined && Math.abs(received - t!.iat! * 1000) > CLOCK_TOLERANCE_MS
-      const expiresAt = !t ? Infinity : skewed ? received + life! : t.exp * 1000
-      at = expiresAt - (life === undefined ? lead : Math.min(lead, life / 4))
+      at = !expiry ? Infinity : expiry.expiresAt - Math.min(lead, (expiry.lifeMs ?? Infinity) / 4)
       due.set(s, at)
     }
     return at

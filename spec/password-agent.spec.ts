@@ -4,7 +4,7 @@ import { l } from '@atproto/lex-schema'
 import nock from 'nock'
 import { createFetch } from 'ofetch'
 import { LoggedOutError, PasswordAgent, type Session, type SessionHooks } from '../lib/index.ts'
-import { DID, JSON_HEADERS, PDS, SERVICE, didDoc, sessionData, session as makeSession, xrpcError } from './helpers/fixtures.ts'
+import { DID, JSON_HEADERS, PDS, SERVICE, didDoc, fakeJwt, sessionData, session as makeSession, xrpcError } from './helpers/fixtures.ts'
 
 const describeRepo = l.query(
   'com.atproto.repo.describeRepo',
@@ -540,6 +540,23 @@ describe('review fixes', () => {
     }
     expect(onRefreshFailure).toHaveBeenCalledWith(expect.anything(), err)
     expect(agent.destroyed).toBe(false)
+  })
+
+  it('login throws an invalid 200 answer without the tokens it carried', async () => {
+    const { inspect } = await import('node:util')
+    const bad = sessionData({ handle: 'not a handle!' })
+    nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, bad)
+    const err = await PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'InvalidSessionResponseError', status: 200 })
+    expect(inspect(err, { depth: 10, showHidden: true })).not.toContain(bad.refreshJwt)
+  })
+
+  it('resume with if-expired times the token by receipt when our clock is far from the server\'s', async () => {
+    const serverNow = Math.floor(Date.now() / 1000) - 3 * 3600 // server 3 h behind
+    const saved = makeSession({ refreshedAt: new Date().toISOString() }, { accessJwt: fakeJwt({ iat: serverNow, exp: serverNow + 7200 }) })
+    const fetch = jest.fn<typeof globalThis.fetch>()
+    await PasswordAgent.resume(saved, { refresh: 'if-expired', fetch })
+    expect(fetch).not.toHaveBeenCalled()
   })
 
   it('a backed-off refresh for an outdated token resolves with the current session', async () => {
