@@ -22,12 +22,14 @@ export type LoggerOptions = {
    * and the same as an object (default: the line to `console.log`).
    */
   log?: (line: string, entry: LoggerEntry) => void
-  /** More query parameter names whose values are hidden (case-insensitive), beyond tokens, passwords, keys, codes and signatures. */
+  /** More query parameter names whose values are hidden (case-insensitive), beyond tokens, passwords, keys, codes, signatures and any JWT-shaped value. */
   redactParams?: readonly string[]
 }
 
 /** Query parameters that carry secrets in the wild: tokens, passwords, API keys, OAuth codes, signed-URL signatures. */
-const SENSITIVE_PARAM = /token|secret|passw|pwd|jwt|^auth(orization)?$|session|credential|signature|^sig$|api[-_]?key|^key$|^code$/i
+const SENSITIVE_PARAM = /token|secret|passw|^pass$|^pw$|pwd|jwt|^auth(orization)?$|session|credential|signature|^sig$|api[-_]?key|^key$|^code$/i
+/** A JWT (header.payload.signature, base64url, header opening with `{"`), hidden whatever its parameter is called. */
+const JWT_VALUE = /^eyJ[\w-]*\.[\w-]+\.[\w-]*$/
 const MAX_URL_CHARS = 2048
 const RELATIVE_BASE = 'http://relative.invalid'
 
@@ -61,7 +63,11 @@ export function logger(options: LoggerOptions = {}): Middleware {
       const ms = Math.round(performance.now() - start)
       const entry: LoggerEntry = { method, url, status, error, ms }
       try {
-        log(`${method} ${url} ${status ?? `failed: ${error}`} ${ms}ms`, entry)
+        const result: unknown = log(`${method} ${url} ${status ?? `failed: ${error}`} ${ms}ms`, entry)
+        // An async log that rejects would otherwise be an unhandled rejection (fatal in Node).
+        if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+          ;(result as PromiseLike<unknown>).then(undefined, () => {})
+        }
       } catch {
         // The log is an observer: its failure is not the request's.
       }
@@ -94,7 +100,9 @@ export function redactUrl(raw: string, sensitive: (name: string) => boolean = (n
     .split('&')
     .map((pair) => {
       const name = pair.split('=', 1)[0]!
-      return pair.length > name.length && sensitive(safeDecode(name)) ? `${name}=***` : pair
+      if (pair.length === name.length) return pair
+      const hidden = sensitive(safeDecode(name)) || JWT_VALUE.test(safeDecode(pair.slice(name.length + 1)))
+      return hidden ? `${name}=***` : pair
     })
     .join('&')
   url.hash = ''

@@ -97,6 +97,18 @@ describe('logger', () => {
     expect(await (await f(`${PDS}/x`)).text()).toBe('ok')
   })
 
+  it('does not let an async log that rejects become an unhandled rejection', async () => {
+    // A real rejected promise nobody handles would crash Node (--unhandled-rejections=throw):
+    // the log's result must get a rejection handler.
+    const then = jest.fn()
+    const f = logger({ log: () => ({ then }) as never })(recordingFetch(() => new Response('ok')).fetch)
+    expect((await f(`${PDS}/x`)).status).toBe(200)
+    expect(then).toHaveBeenCalledTimes(1)
+    const onRejected = then.mock.calls[0]![1] as (e: unknown) => unknown
+    expect(typeof onRejected).toBe('function')
+    expect(() => onRejected(new Error('disk full'))).not.toThrow()
+  })
+
   it('validates its options', () => {
     expect(() => logger(null as never)).toThrow(new TypeError('logger: options must be an object'))
     expect(() => logger({ log: 'console' as never })).toThrow(new TypeError('logger: "log" must be a function'))
@@ -119,6 +131,12 @@ describe('redactUrl', () => {
     ],
     ['shows the host of a protocol-relative URL, credentials hidden', '//u:p@evil.example/x?token=t', 'http://***:***@evil.example/x?token=***'],
     ['refuses what is no URL', 'http://[::1', '[invalid URL]'],
+    [
+      'hides a JWT whatever its parameter is called',
+      '/xrpc/x.y.z?q=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkaWQ6cGxjOmFiYyJ9.c2lnbmF0dXJl&limit=5',
+      '/xrpc/x.y.z?q=***&limit=5',
+    ],
+    ['hides pass and pw', '/login?user=alice&pass=hunter2&pw=hunter3', '/login?user=alice&pass=***&pw=***'],
   ])('%s', (_name, raw, expected) => {
     expect(redactUrl(raw)).toBe(expected)
   })
