@@ -5,7 +5,11 @@
 // tree-shaking works (`sideEffects: false`). esbuild inlines the code behind a
 // dynamic `import()` into the one bundle, so the preset is also measured with
 // lib/discovery.ts (loaded on demand by `login` without `service`) stubbed out:
-// roughly what a bundler that emits lazy chunks would load up front.
+// roughly what a bundler that emits lazy chunks would load up front. That
+// bundle's bytes over `Client` are attributed to our source files and grouped
+// by feature (FEATURES): minified bytes from esbuild's metafile, and each
+// one's gzip cost by leaving its generated code out (found through the source
+// map) and gzipping again.
 import { gzipSync } from 'node:zlib'
 import { build, version as esbuildVersion, type Plugin } from 'esbuild'
 import * as middleware from 'lex-password-agent/middleware'
@@ -13,7 +17,95 @@ import { emit, log } from './common.ts'
 
 const root = new URL('..', import.meta.url).pathname
 
-type Size = { min: number; gzip: number; inputs: Record<string, number>; text: string }
+type Size = {
+  min: number
+  gzip: number
+  inputs: Record<string, number>
+  text: string
+  /** Minified bytes per input path (not grouped by package). */
+  files: Record<string, number>
+  /** Generated ranges [start, end, source index] and the map's sources (with `sourcemap`). */
+  map?: { ranges: [number, number, number][]; sources: string[] }
+}
+
+/**
+ * What the preset's code does, by source file. A file of ours (lib/, middleware/)
+ * that is not listed is attributed under its own name. lib/hooks.ts goes with
+ * the agent: all of it that gets bundled is the check of the `hooks` option
+ * (the holder runs the hooks).
+ */
+const FEATURES: [feature: string, files: string[]][] = [
+  ['agent class: login / resume / createAccount / logout, option checks', ['lib/password-agent.ts', 'lib/hooks.ts']],
+  [
+    'shared session state: single-flight refresh and logout, store / lock coordination, running hooks, timeout and backoff',
+    ['lib/session-holder.ts', 'lib/session-store.ts'],
+  ],
+  ['session validation: saved session, service URL, PDS endpoint of the DID document', ['lib/session.ts']],
+  [
+    'URL / origin checks, routing, request inspection (replayable body, error code of an answer)',
+    ['lib/request.ts', 'middleware/route-to-pds.ts'],
+  ],
+  ['lexicons: schemas of the session methods (lex-client validates the answers)', ['lib/lexicons.ts']],
+  ['auth header, redirects followed so the token stays on its origins', ['middleware/auth-header.ts']],
+  ['refresh on `ExpiredToken` and replay', ['middleware/refresh-on-expired.ts']],
+  [
+    "refresh ahead of expiry; reading a JWT's `exp` / `iat` (also for `resume` and session ordering)",
+    ['middleware/refresh-ahead.ts', 'lib/jwt.ts'],
+  ],
+  ['typed errors, `RateLimit-Reset`, token-free invalid-answer error', ['lib/errors.ts']],
+  ['pipeline, middleware option checks and shared helpers', ['lib/fetch.ts', 'middleware/options.ts', 'middleware/shared.ts']],
+]
+const isOurs = (path: string) => /^(lib|middleware)\//.test(path)
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+/**
+ * Decodes a source map's `mappings` (base64 VLQ) into generated ranges of
+ * `text`: [start, end, source index], each segment running to the next one on
+ * its line or to the end of the line. Segments with no source are skipped.
+ */
+function mappedRanges(mappings: string, text: string): [number, number, number][] {
+  const ranges: [number, number, number][] = []
+  const fields = [0, 0, 0, 0, 0] // column, source, original line, original column, name
+  let lineStart = 0
+  for (const line of mappings.split(';')) {
+    const lineEnd = text.indexOf('\n', lineStart) < 0 ? text.length : text.indexOf('\n', lineStart)
+    fields[0] = 0 // the generated column restarts on each line; the other fields carry on
+    const segments: [number, number][] = []
+    for (const segment of line ? line.split(',') : []) {
+      let i = 0
+      let value = 0
+      let shift = 0
+      for (const char of segment) {
+        const digit = B64.indexOf(char)
+        value += (digit & 31) << shift
+        shift += 5
+        if (digit & 32) continue
+        fields[i] = fields[i]! + (value & 1 ? -(value >>> 1) : value >>> 1)
+        i++
+        value = shift = 0
+      }
+      segments.push([fields[0]!, i > 1 ? fields[1]! : -1])
+    }
+    segments.forEach(([column, source], k) => {
+      const end = lineStart + (segments[k + 1]?.[0] ?? lineEnd - lineStart)
+      if (source >= 0 && lineStart + column < end) ranges.push([lineStart + column, end, source])
+    })
+    lineStart = lineEnd + 1
+  }
+  return ranges
+}
+
+/** `text` without the generated code of the given sources. */
+function without(text: string, ranges: [number, number, number][], sources: Set<number>): string {
+  let out = ''
+  let at = 0
+  for (const [start, end, source] of ranges) {
+    if (!sources.has(source)) continue
+    out += text.slice(at, start)
+    at = end
+  }
+  return out + text.slice(at)
+}
 
 const stubDiscovery: Plugin = {
   name: 'stub-discovery',
@@ -26,9 +118,12 @@ const stubDiscovery: Plugin = {
   },
 }
 
-async function bundle(contents: string, plugins: Plugin[] = []): Promise<Size> {
+async function bundle(contents: string, plugins: Plugin[] = [], sourcemap = false): Promise<Size> {
   const result = await build({
     stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: 'entry.ts' },
+    absWorkingDir: root,
+    // Not written (write: false); the name only places the map's sources relative to root.
+    ...(sourcemap && { sourcemap: 'external' as const, outfile: `${root}bundle.js` }),
     bundle: true,
     minify: true,
     platform: 'browser',
@@ -39,24 +134,130 @@ async function bundle(contents: string, plugins: Plugin[] = []): Promise<Size> {
     logLevel: 'silent',
     plugins,
   })
-  const file = result.outputFiles[0]!
-  const out = Object.values(result.metafile.outputs)[0]!
+  const file = result.outputFiles.find((f) => !f.path.endsWith('.map'))!
+  const out = Object.entries(result.metafile.outputs).find(([path]) => !path.endsWith('.map'))![1]
   // Bytes in the output per package (node_modules/<pkg>) or per file of ours.
   const inputs: Record<string, number> = {}
+  const files: Record<string, number> = {}
   for (const [path, { bytesInOutput }] of Object.entries(out.inputs)) {
     const parts = path.split('/')
     const key = parts[0] === 'node_modules' ? parts.slice(1, parts[1]!.startsWith('@') ? 3 : 2).join('/') : path
     inputs[key] = (inputs[key] ?? 0) + bytesInOutput
+    files[path] = bytesInOutput
   }
+  const mapFile = result.outputFiles.find((f) => f.path.endsWith('.map'))
+  const map = mapFile && (JSON.parse(mapFile.text) as { sources: string[]; mappings: string })
   return {
     min: file.contents.byteLength,
     gzip: file.contents.byteLength === 0 ? 0 : gzipSync(file.contents).byteLength,
     inputs,
     text: file.text,
+    files,
+    ...(map && { map: { ranges: mappedRanges(map.mappings, file.text), sources: map.sources } }),
   }
 }
 
-const strip = ({ text: _t, inputs: _i, ...rest }: Size) => rest
+/**
+ * `entry` built with `splitting: true`: gzip of what loads up front (the entry
+ * chunk and the chunks it imports statically) and of the lazy chunks (reached
+ * only through `import()`), each file gzipped on its own.
+ */
+async function split(contents: string) {
+  const result = await build({
+    stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: 'entry.ts' },
+    absWorkingDir: root,
+    bundle: true,
+    splitting: true,
+    outdir: `${root}split`, // not written (write: false)
+    minify: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    metafile: true,
+    conditions: ['lex-password-agent-source'],
+    logLevel: 'silent',
+  })
+  const outputs = result.metafile.outputs
+  const eager = new Set<string>()
+  const visit = (path: string) => {
+    if (eager.has(path)) return
+    eager.add(path)
+    for (const i of outputs[path]!.imports) if (i.kind === 'import-statement' && outputs[i.path]) visit(i.path)
+  }
+  visit(Object.keys(outputs).find((path) => outputs[path]!.entryPoint)!)
+  const sum = { eagerGzip: 0, eagerFiles: 0, lazyGzip: 0, lazyFiles: 0 }
+  for (const file of result.outputFiles) {
+    const path = Object.keys(outputs).find((p) => file.path === `${root}${p}`)!
+    const gzip = gzipSync(file.contents).byteLength
+    if (eager.has(path)) {
+      sum.eagerGzip += gzip
+      sum.eagerFiles++
+    } else {
+      sum.lazyGzip += gzip
+      sum.lazyFiles++
+    }
+  }
+  return sum
+}
+
+/**
+ * The bytes of `size` (built with a source map) over `base`, by file of ours
+ * and by feature: minified bytes from the metafile, gzip cost as gzip(bundle)
+ * − gzip(bundle without that code). Gzip shares context across the bundle, so
+ * these leave-one-out costs do not add up to the total.
+ */
+function attribute(size: Size, base: Size) {
+  const { ranges, sources } = size.map!
+  const gz = (text: string) => gzipSync(text).byteLength
+  const whole = gz(size.text)
+  // Map sources are relative to the (unwritten) output file in root, as are metafile paths.
+  const indexes = (paths: string[]) => new Set(paths.flatMap((p) => (sources.includes(p) ? [sources.indexOf(p)] : [])))
+  const leaveOut = (paths: string[]) => whole - gz(without(size.text, ranges, indexes(paths)))
+  const mapped: Record<string, number> = {}
+  for (const [start, end, source] of ranges) {
+    const path = sources[source]!
+    mapped[path] = (mapped[path] ?? 0) + Buffer.byteLength(size.text.slice(start, end))
+  }
+  const ours = Object.keys(size.files).filter(isOurs).filter((p) => size.files[p]! > 0)
+  const featureOf = (path: string) => FEATURES.find(([, paths]) => paths.includes(path))?.[0] ?? `other: ${path}`
+  const files = ours
+    .map((file) => ({ file, feature: featureOf(file), min: size.files[file]!, mapped: mapped[file] ?? 0, gzip: leaveOut([file]) }))
+    .sort((a, b) => b.gzip - a.gzip)
+  const groups = [...new Set(files.map((f) => f.feature))]
+    .map((feature) => {
+      const members = files.filter((f) => f.feature === feature)
+      const paths = members.map((f) => f.file)
+      return { feature, files: paths, min: members.reduce((n, f) => n + f.min, 0), gzip: leaveOut(paths) }
+    })
+    .sort((a, b) => b.gzip - a.gzip)
+  const oursMin = files.reduce((n, f) => n + f.min, 0)
+  const oursMapped = files.reduce((n, f) => n + f.mapped, 0)
+  // Inputs not of ours whose bytes differ from `base`'s (new code, or code minified differently).
+  const others = Object.entries(size.inputs)
+    .filter(([key]) => !isOurs(key))
+    .map(([input, min]) => ({ input, min: min - (base.inputs[input] ?? 0), inBase: input in base.inputs }))
+    .filter((o) => o.min !== 0)
+    .sort((a, b) => b.min - a.min)
+  return {
+    overClientMin: size.min - base.min,
+    overClientGzip: size.gzip - base.gzip,
+    oursMin,
+    /** The same, from the source map: should be within a few % of `oursMin`. */
+    oursMapped,
+    mappedMatchesMetafile: Math.abs(oursMapped - oursMin) <= 0.03 * oursMin,
+    /** Files whose bytes by the source map are more than 3 % (and a few bytes) off the metafile's. */
+    mismatchedFiles: files.filter((f) => Math.abs(f.mapped - f.min) > 0.03 * f.min + 8).map((f) => f.file),
+    /** All of our code left out at once. */
+    oursGzip: leaveOut(ours),
+    filesGzipSum: files.reduce((n, f) => n + f.gzip, 0),
+    groupsGzipSum: groups.reduce((n, g) => n + g.gzip, 0),
+    others,
+    files,
+    groups,
+  }
+}
+
+const strip = ({ text: _t, inputs: _i, files: _f, map: _m, ...rest }: Size) => rest
 /** The largest contributors to a bundle, in minified bytes. */
 const top = (size: Size, n = 6) =>
   Object.entries(size.inputs)
@@ -69,7 +270,8 @@ export async function main() {
   const client = await bundle(clientEntry)
   const oursEntry = `${clientEntry}\nexport { PasswordAgent } from 'lex-password-agent'`
   const ours = await bundle(oursEntry)
-  const oursLazy = await bundle(oursEntry, [stubDiscovery])
+  const oursLazy = await bundle(oursEntry, [stubDiscovery], true)
+  const oursSplit = await split(oursEntry)
   const upstream = await bundle(`${clientEntry}\nexport { PasswordSession } from '@atproto/lex-password-session'`)
   let api: ReturnType<typeof strip> | { error: string }
   try {
@@ -79,6 +281,11 @@ export async function main() {
   }
   const over = (s: Size) => ({ ...strip(s), overClientMin: s.min - client.min, overClientGzip: s.gzip - client.gzip })
   log(`bundle: Client ${client.gzip} B, +ours ${ours.gzip - client.gzip} B (${oursLazy.gzip - client.gzip} B without discovery), +upstream ${upstream.gzip - client.gzip} B (gzip)`)
+  log(`bundle: with splitting, ${oursSplit.eagerGzip} B gzip up front (${oursSplit.eagerFiles} files), ${oursSplit.lazyGzip} B lazy (${oursSplit.lazyFiles})`)
+  const attribution = attribute(oursLazy, client)
+  for (const g of attribution.groups) log(`bundle:   ${g.gzip} B gzip, ${g.min} B min: ${g.feature}`)
+  log(`bundle:   leave-one-out sum ${attribution.groupsGzipSum} B, all ours left out ${attribution.oursGzip} B, total over Client ${attribution.overClientGzip} B (gzip)`)
+  log(`bundle:   ours ${attribution.oursMin} B min by the metafile, ${attribution.oursMapped} B by the source map${attribution.mappedMatchesMetafile ? '' : ': MORE THAN 3 % APART, the gzip attribution is unreliable'}${attribution.mismatchedFiles.length ? `; files more than 3 % off: ${attribution.mismatchedFiles}` : ''}`)
 
   // Every middleware factory the package exports (helpers such as isExpiredTokenAnswer left out).
   const factories = Object.entries(middleware)
@@ -109,6 +316,8 @@ export async function main() {
     client: { ...strip(client), top: top(client) },
     ours: { ...over(ours), top: top(ours) },
     oursWithoutDiscovery: over(oursLazy),
+    oursSplit,
+    attribution,
     upstream: { ...over(upstream), top: top(upstream) },
     api,
     middlewares,

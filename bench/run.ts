@@ -71,6 +71,24 @@ const date = new Date().toISOString().slice(0, 10)
 const mwRows = b.middlewares
   .map((x: any) => `| \`${x.name}\` | ${int(x.aloneMin)} | ${int(x.aloneGzip)} | ${int(x.overClientGzip)} | ${x.othersIncluded.length ? x.othersIncluded.map((o: string) => `\`${o}\``).join(', ') : 'none'} |`)
   .join('\n')
+const at = b.attribution
+const code = (path: string) => `\`${path}\``
+const attrRows = at.groups
+  .map((g: any) => {
+    const files = g.files.length === 1 ? code(g.files[0]) : g.files.map((path: string) => `${code(path)} (${int(at.files.find((x: any) => x.file === path).min)})`).join(', ')
+    return `| ${g.feature} | ${files} | ${int(g.min)} | ${int(g.gzip)} |`
+  })
+  .join('\n')
+// Inputs not of ours whose bytes differ from Client's bundle: new ones, and ones it has too.
+const attrNew = at.others.filter((o: any) => !o.inBase)
+const attrChanged = at.others.filter((o: any) => o.inBase)
+const signed = (n: number) => `${n < 0 ? '−' : '+'}${int(Math.abs(n))}`
+const attrRest = [
+  ...attrNew.map((o: any) => `${o.input === 'stub:discovery' ? 'the stand-in for `lib/discovery.ts`' : code(o.input)} ${int(o.min)}`),
+  ...(attrChanged.length
+    ? [`${signed(attrChanged.reduce((n: number, o: any) => n + o.min, 0))} bytes net in inputs \`Client\`'s bundle has too (${attrChanged.map((o: any) => `${code(o.input)} ${signed(o.min)}`).join(', ')})`]
+    : []),
+].join('; ')
 const cpuRows = cpu.variants
   .map((v: any) => `| ${v.label} | ${f(v.usPerRequest)} | ${v.key === 'bare' ? '—' : `+${f(median(over(v.key)))}`} | ${v.rounds.map((r: number) => f(r)).join(', ')} |`)
   .join('\n')
@@ -162,13 +180,32 @@ default level.
 | \`Client\` + upstream \`PasswordSession\` | ${int(b.upstream.min)} | ${int(b.upstream.gzip)} | +${int(b.upstream.overClientGzip)} |
 | \`@atproto/api\` \`AtpAgent\` alone | ${'error' in b.api ? 'n/a' : int(b.api.min)} | ${'error' in b.api ? 'n/a' : int(b.api.gzip)} | — |
 
-Largest inputs of ours (minified bytes): ${b.ours.top.map((t: any) => `${t.input} ${int(t.min)}`).join(', ')}.
+Largest inputs of the \`Client\` + \`PasswordAgent\` bundle (minified bytes): ${b.ours.top.map((t: any) => `${t.input} ${int(t.min)}`).join(', ')}.
 \`PasswordAgent.login\` loads \`lib/discovery.ts\` (and with it \`@atproto-labs/did-resolver\`,
 \`handle-resolver\` and their \`zod\`) through a dynamic \`import()\` that only runs when
 \`service\` is omitted. A single-file bundle inlines it all the same; with
-\`splitting: true\` it becomes a lazy chunk (about 20 KB gzip) fetched only when discovery
-runs, and the eager part is the "stubbed out" row (plus a ~1 KB shared chunk).
+\`splitting: true\` it becomes a lazy chunk (${int(b.oursSplit.lazyGzip)} B gzip) fetched only when discovery
+runs, and what loads up front is ${int(b.oursSplit.eagerGzip)} B gzip in ${b.oursSplit.eagerFiles} files (each gzipped on its own),
+against ${int(b.oursWithoutDiscovery.gzip)} B for the "stubbed out" row.
 \`discoverService\` itself is exported from \`lex-password-agent/discovery\`, not the main entry.
+
+**What the +${int(at.overClientGzip)} B gzip of the "stubbed out" row buy**, by feature: the minified bytes of
+each group of our source files (esbuild's metafile), and its gzip cost, measured by leaving the
+group's generated code out of that bundle (found through the bundle's source map) and gzipping
+again (a group of several files lists each one's minified bytes; \`bench/bundle.ts\` also
+returns each file's gzip cost).
+
+| feature | files | min B | gzip B (leave-one-out) |
+| --- | --- | --- | --- |
+${attrRows}
+
+Gzip compresses each part with the others as context, so the leave-one-out figures do not add
+up to the total: they sum to ${int(at.groupsGzipSum)} B against the +${int(at.overClientGzip)} B over \`Client\`, and leaving all
+our code out at once saves ${int(at.oursGzip)} B. Our files are ${int(at.oursMin)} of the ${int(at.overClientMin)} minified bytes over
+\`Client\`${attrRest ? `; the rest: ${attrRest}` : ''}.
+${at.mappedMatchesMetafile && !at.mismatchedFiles.length
+  ? `The source map puts ${int(at.oursMapped)} bytes in our files, within 3 % of the metafile, file by file too.`
+  : `**The source map puts ${int(at.oursMapped)} bytes in our files against the metafile's ${int(at.oursMin)}${at.mismatchedFiles.length ? ` (more than 3 % off for ${at.mismatchedFiles.map(code).join(', ')})` : ''}: the gzip figures above are unreliable.**`}
 
 Each middleware alone (\`export { x } from 'lex-password-agent/middleware'\`) and on top of
 \`Client\` (what it adds to an app that has lex-client already); "others included" lists
