@@ -17,6 +17,13 @@ export type DiscoveryOptions = {
   resolveTxt?: ResolveTxt
 }
 
+/** A handle (atproto syntax): dot-separated DNS labels, a TLD that starts with a letter, at most 253 characters. */
+const HANDLE = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/
+/** Longest wait for one discovery request (headers and body). */
+const REQUEST_TIMEOUT_MS = 10_000
+/** Most bytes read from one answer (a DID document is a few KiB; a well-known answer one line). */
+const MAX_ANSWER_BYTES = 128 * 1024
+
 /** The account's identity could not be resolved to a PDS. */
 export class DiscoveryError extends Error {
   override name = 'DiscoveryError'
@@ -39,7 +46,7 @@ export async function discoverService(
   if (identifier.includes('@') && !identifier.startsWith('@')) {
     throw new TypeError('"service" is required to log in with an email address (only a handle or a DID leads to a PDS)')
   }
-  const fetch = (options.fetch ?? globalThis.fetch) as typeof globalThis.fetch
+  const fetch = bounded(options.fetch ?? ((input, init) => globalThis.fetch(input, init)))
   let did: string | null
   let handle: string | undefined
   if (identifier.startsWith('did:')) {
@@ -47,6 +54,10 @@ export async function discoverService(
     did = identifier
   } else {
     handle = identifier.replace(/^@/, '').toLowerCase()
+    // Before any lookup: the handle becomes a hostname (DNS and https://<handle>/).
+    if (handle.length > 253 || !HANDLE.test(handle)) {
+      throw new TypeError('"identifier" must be a handle (e.g. alice.bsky.social), a DID or, with "service", an email')
+    }
     const resolver = new AtprotoHandleResolver({ fetch, resolveTxt: options.resolveTxt ?? nodeResolveTxt })
     did = await resolver.resolve(handle)
     if (!did) throw new DiscoveryError(`the handle ${handle} does not resolve to a DID`)
@@ -55,12 +66,76 @@ export async function discoverService(
   const doc = await resolver.resolve(did as `did:plc:${string}`).catch((err: unknown) => {
     throw new DiscoveryError(`could not resolve the DID document of ${did}`, { cause: err })
   })
-  if (handle && !doc.alsoKnownAs?.includes(`at://${handle}`)) {
+  // Handles are case-insensitive: a document may spell it with capitals.
+  if (handle && !doc.alsoKnownAs?.some((aka) => aka.toLowerCase() === `at://${handle}`)) {
     throw new DiscoveryError(`the DID document of ${did} does not claim the handle ${handle}`)
   }
   const endpoint = pdsEndpoint(doc, did)
   if (!endpoint.url) throw new DiscoveryError(`no usable PDS for ${did}: ${endpoint.warning}`)
   return { did, service: endpoint.url }
+}
+
+/**
+ * The discovery fetch: each request is aborted after {@link REQUEST_TIMEOUT_MS}
+ * (body included), and an answer larger than {@link MAX_ANSWER_BYTES} is cut
+ * off with an error, so a slow or hostile host can neither hang a login nor
+ * fill memory.
+ */
+function bounded(fetch: FetchLike): typeof globalThis.fetch {
+  return async (input, init) => {
+    const timeout = new AbortController()
+    const timer = setTimeout(() => timeout.abort(new DiscoveryError(`no answer within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS)
+    ;(timer as { unref?: () => void }).unref?.()
+    const own = init?.signal ?? (input instanceof Request ? input.signal : undefined)
+    const signal = own ? AbortSignal.any([own, timeout.signal]) : timeout.signal
+    let res: Response
+    try {
+      res = await fetch(input, { ...init, signal })
+    } catch (err) {
+      clearTimeout(timer)
+      throw err
+    }
+    const tooLarge = () => new DiscoveryError(`answer larger than ${MAX_ANSWER_BYTES} bytes`)
+    if (!res.body) {
+      clearTimeout(timer)
+      return res
+    }
+    if (Number(res.headers.get('content-length')) > MAX_ANSWER_BYTES) {
+      clearTimeout(timer)
+      await res.body.cancel().catch(() => {})
+      throw tooLarge()
+    }
+    const reader = res.body.getReader()
+    let size = 0
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read()
+          if (done) {
+            clearTimeout(timer)
+            controller.close()
+            return
+          }
+          size += value.byteLength
+          if (size > MAX_ANSWER_BYTES) {
+            clearTimeout(timer)
+            reader.cancel().catch(() => {})
+            controller.error(tooLarge())
+            return
+          }
+          controller.enqueue(value)
+        } catch (err) {
+          clearTimeout(timer)
+          controller.error(err)
+        }
+      },
+      cancel(reason) {
+        clearTimeout(timer)
+        return reader.cancel(reason)
+      },
+    })
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers })
+  }
 }
 
 /** `node:dns` TXT lookup where it exists (hidden from bundlers: browsers skip DNS). */

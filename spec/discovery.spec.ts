@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals'
+import { afterEach, describe, expect, it, jest } from '@jest/globals'
 import nock from 'nock'
 import { DiscoveryError, discoverService } from '../lib/discovery.ts'
 import { AccountTakedownError, AuthFactorTokenRequiredError, RateLimitedError } from '../lib/errors.ts'
@@ -58,6 +58,67 @@ describe('discoverService', () => {
 
   it('an email cannot be discovered: TypeError before any request', async () => {
     await expect(discoverService('alice@example.com')).rejects.toThrow(TypeError)
+  })
+
+  it.each(['localhost', '127.0.0.1:8080', 'internal.example/admin', 'a b.example', 'alice', 'alice.example.com.', '10.0.0.1', 'host.example?x'])(
+    'refuses %j, which is no handle, with a TypeError before any request or DNS lookup',
+    async (identifier) => {
+      const seen: string[] = []
+      const fetch = async (input: string | URL | Request) => (seen.push(String(input)), new Response(DID))
+      const resolveTxt = async (host: string) => (seen.push(host), null)
+      await expect(discoverService(identifier, { fetch, resolveTxt })).rejects.toThrow(
+        new TypeError('"identifier" must be a handle (e.g. alice.bsky.social), a DID or, with "service", an email'),
+      )
+      expect(seen).toEqual([])
+    },
+  )
+
+  it('compares the claimed handle case-insensitively, as handles are', async () => {
+    nock('https://alice.example.com').get('/.well-known/atproto-did').reply(200, DID)
+    nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc(PDS, 'Alice.Example.COM'))
+    expect(await discoverService('alice.example.com', noDns)).toEqual({ did: DID, service: PDS })
+  })
+})
+
+describe('discoverService bounds what it reads and how long it waits', () => {
+  afterEach(() => {
+    jest.useRealTimers()
+  })
+
+  /** A 200 whose body streams `total` bytes on demand, counting what was read. */
+  const huge = (total: number, type = 'application/json') => {
+    const read = { bytes: 0 }
+    const chunk = new Uint8Array(64 * 1024).fill(0x20)
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (read.bytes >= total) return c.close()
+        read.bytes += chunk.byteLength
+        c.enqueue(chunk)
+      },
+    })
+    return { read, res: new Response(body, { headers: { 'content-type': type } }) }
+  }
+
+  it('stops reading a huge DID document (or well-known answer) early', async () => {
+    const docBody = huge(64 * 1024 * 1024)
+    await expect(discoverService(DID, { fetch: async () => docBody.res })).rejects.toThrow(DiscoveryError)
+    expect(docBody.read.bytes).toBeLessThanOrEqual(1024 * 1024)
+
+    const wellKnown = huge(64 * 1024 * 1024, 'text/plain')
+    await expect(discoverService('alice.example.com', { ...noDns, fetch: async () => wellKnown.res })).rejects.toThrow(DiscoveryError)
+    expect(wellKnown.read.bytes).toBeLessThanOrEqual(1024 * 1024)
+  })
+
+  it('gives up on a server that never answers', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] })
+    const hanging = (input: string | URL | Request, init?: RequestInit) =>
+      new Promise<Response>((_resolve, reject) => {
+        const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined)
+        signal?.addEventListener('abort', () => reject(signal.reason))
+      })
+    const outcome = discoverService(DID, { fetch: hanging }).catch((e: unknown) => e)
+    await jest.advanceTimersByTimeAsync(10_000)
+    expect(await outcome).toBeInstanceOf(DiscoveryError)
   })
 })
 
