@@ -59,14 +59,6 @@ export const deleteSession = /*#__PURE__*/ l.procedure(
   ['InvalidToken', 'ExpiredToken'],
 )
 
-/** NSIDs whose requests always go to the session's `service` (the entryway). */
-export const SESSION_METHODS: ReadonlySet<string> = new Set([
-  createSession.nsid,
-  refreshSession.nsid,
-  getSession.nsid,
-  deleteSession.nsid,
-])
-
 /** `com.atproto.server.createAccount`: a new account and its first session. */
 export const createAccount = /*#__PURE__*/ l.procedure(
   'com.atproto.server.createAccount',

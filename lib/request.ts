@@ -1,4 +1,3 @@
-import { SESSION_METHODS } from './lexicons.ts'
 import type { Session } from './session.ts'
 
 /**
@@ -40,6 +39,19 @@ export function inputSignal(input: string | URL | Request, init?: RequestInit) {
 export function xrpcMethod(pathname: string): string | undefined {
   return /^\/xrpc\/([a-zA-Z0-9.-]+)(?:[?#]|$)/.exec(pathname)?.[1]
 }
+
+/**
+ * NSIDs whose requests always go to the session's `service` (the entryway).
+ * Spelled out rather than read from lib/lexicons.ts: that would pull
+ * lex-schema (and zod) into every middleware's bundle. A spec checks they
+ * match the schemas.
+ */
+export const SESSION_METHODS: ReadonlySet<string> = new Set([
+  'com.atproto.server.createSession',
+  'com.atproto.server.refreshSession',
+  'com.atproto.server.getSession',
+  'com.atproto.server.deleteSession',
+])
 
 /**
  * Whether a path or pathname calls one of the session methods. They all live
