@@ -304,6 +304,8 @@ export async function main() {
       aloneGzip: alone.gzip,
       overClientGzip: withClient.gzip - client.gzip,
       othersIncluded: others,
+      // npm packages in its bundle (inputs keyed by package name, ours by path).
+      packages: Object.keys(alone.inputs).filter((input) => !/^(lib|middleware)\/|^entry\.ts$/.test(input)),
     })
     log(`bundle: ${name} alone ${alone.gzip} B, over Client ${withClient.gzip - client.gzip} B (gzip)${others.length ? `, includes ${others}` : ''}`)
   }

@@ -69,7 +69,7 @@ const b = bundle
 const m = machine()
 const date = new Date().toISOString().slice(0, 10)
 const mwRows = b.middlewares
-  .map((x: any) => `| \`${x.name}\` | ${int(x.aloneMin)} | ${int(x.aloneGzip)} | ${int(x.overClientGzip)} | ${x.othersIncluded.length ? x.othersIncluded.map((o: string) => `\`${o}\``).join(', ') : 'none'} |`)
+  .map((x: any) => `| \`${x.name}\` | ${int(x.aloneMin)} | ${int(x.aloneGzip)} | ${int(x.overClientGzip)} | ${x.othersIncluded.length ? x.othersIncluded.map((o: string) => `\`${o}\``).join(', ') : 'none'} | ${x.packages.length ? x.packages.map((o: string) => `\`${o}\``).join(', ') : 'none'} |`)
   .join('\n')
 const at = b.attribution
 const code = (path: string) => `\`${path}\``
@@ -209,14 +209,11 @@ ${at.mappedMatchesMetafile && !at.mismatchedFiles.length
 
 Each middleware alone (\`export { x } from 'lex-password-agent/middleware'\`) and on top of
 \`Client\` (what it adds to an app that has lex-client already); "others included" lists
-any other middleware whose code ended up in its bundle:
+any other middleware whose code ended up in its bundle, "packages" the npm packages that did:
 
-| middleware | alone, min | alone, gzip | over \`Client\`, gzip | others included |
-| --- | --- | --- | --- | --- |
+| middleware | alone, min | alone, gzip | over \`Client\`, gzip | others included | packages |
+| --- | --- | --- | --- | --- | --- |
 ${mwRows}
-
-\`routeToPds\`, \`authHeader\` and \`refreshOnExpired\` alone carry \`@atproto/lex-schema\` (the
-session-method schemas they route by), which an app with \`Client\` has already.
 
 Tree-shaking (\`sideEffects: false\`): \`import 'lex-password-agent'\` plus
 \`import 'lex-password-agent/middleware'\` with nothing used bundles to ${int(b.treeShaking.sideEffectImportMin)} bytes;
