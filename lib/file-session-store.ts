@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { assertSession, type Session } from './session.ts'
-import type { SessionLock, SessionStore } from './session-store.ts'
+import type { Session } from './session.ts'
+import { parseStoredSession, type SessionLock, type SessionStore } from './session-store.ts'
 
 export type FileSessionStoreOptions = {
   /** A lock untouched for this long is considered abandoned by a dead holder (default 30 000). */
@@ -12,6 +12,8 @@ export type FileSessionStoreOptions = {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** Longest delay `setTimeout` honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 /**
  * A session saved as one JSON file (exactly the `Session` object, mode 0600,
@@ -32,8 +34,9 @@ export class FileSessionStore implements SessionStore {
     if (typeof file !== 'string' || !file) throw new TypeError('"file" must be a non-empty path')
     for (const key of ['staleMs', 'acquireTimeoutMs'] as const) {
       const v = options[key]
-      if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
-        throw new TypeError(`"${key}" must be a positive number of milliseconds`)
+      // At most 2^31-1: Node fires a longer timer after 1 ms (the lock would be touched in a busy loop).
+      if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= MAX_TIMER_MS)) {
+        throw new TypeError(`"${key}" must be a positive number of milliseconds, at most ${MAX_TIMER_MS}`)
       }
     }
     this.file = path.resolve(file)
@@ -50,9 +53,7 @@ export class FileSessionStore implements SessionStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err
     }
-    const session: unknown = JSON.parse(text)
-    assertSession(session, 'stored session')
-    return session
+    return parseStoredSession(text, this.file)
   }
 
   async set(session: Session): Promise<void> {
@@ -60,14 +61,15 @@ export class FileSessionStore implements SessionStore {
     const tmp = `${this.file}.${process.pid}.${randomUUID()}.tmp`
     const handle = await fs.open(tmp, 'wx', 0o600)
     try {
-      await handle.writeFile(JSON.stringify(session))
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    try {
+      try {
+        await handle.writeFile(JSON.stringify(session))
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
       await fs.rename(tmp, this.file)
     } catch (err) {
+      // A failed write (ENOSPC, EIO) must not leave a partial session, tokens and all, beside the file.
       await fs.rm(tmp, { force: true })
       throw err
     }

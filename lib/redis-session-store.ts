@@ -1,5 +1,5 @@
-import { assertSession, type Session } from './session.ts'
-import type { SessionLock, SessionStore } from './session-store.ts'
+import type { Session } from './session.ts'
+import { parseStoredSession, type SessionLock, type SessionStore } from './session-store.ts'
 
 /**
  * The few Redis commands the store uses; an `ioredis` client (`new Redis(url)`)
@@ -29,6 +29,8 @@ const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call
 const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** Longest `lockTtlMs` (and `acquireTimeoutMs`) whose renewal timer, a third of it, Node honours. */
+const MAX_TTL_MS = 3 * (2 ** 31 - 1)
 
 /**
  * One account's session in Redis, shared by every worker on every host: the
@@ -44,7 +46,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #acquireTimeoutMs: number
 
   constructor(redis: RedisLike, options: RedisSessionStoreOptions) {
-    if (typeof redis !== 'object' || redis === null || typeof redis.eval !== 'function') {
+    if (typeof redis !== 'object' || redis === null || !(['get', 'set', 'del', 'eval'] as const).every((m) => typeof redis[m] === 'function')) {
       throw new TypeError('"redis" must be a Redis client (e.g. new Redis(url) from ioredis)')
     }
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
@@ -52,8 +54,9 @@ export class RedisSessionStore implements SessionStore {
     if (options.prefix !== undefined && typeof options.prefix !== 'string') throw new TypeError('"prefix" must be a string')
     for (const name of ['lockTtlMs', 'acquireTimeoutMs'] as const) {
       const v = options[name]
-      if (v !== undefined && !(Number.isSafeInteger(v) && v > 0)) {
-        throw new TypeError(`"${name}" must be a positive integer number of milliseconds`)
+      // The lock is renewed every third of its TTL: a timer above 2^31-1 ms would fire every 1 ms.
+      if (v !== undefined && !(Number.isSafeInteger(v) && v > 0 && v <= MAX_TTL_MS)) {
+        throw new TypeError(`"${name}" must be a positive integer number of milliseconds, at most ${MAX_TTL_MS}`)
       }
     }
     this.#redis = redis
@@ -66,9 +69,7 @@ export class RedisSessionStore implements SessionStore {
   async get(): Promise<Session | undefined> {
     const text = await this.#redis.get(this.#key)
     if (text === null) return undefined
-    const session: unknown = JSON.parse(text)
-    assertSession(session, 'stored session')
-    return session
+    return parseStoredSession(text, `Redis key ${this.#key}`)
   }
 
   async set(session: Session): Promise<void> {

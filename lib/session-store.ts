@@ -1,5 +1,5 @@
 import { jwtExpiry } from './jwt.ts'
-import type { Session } from './session.ts'
+import { assertSession, type Session } from './session.ts'
 
 /**
  * Where one account's session lives between processes (a file, Redis, a
@@ -57,6 +57,23 @@ export class MemorySessionStore implements SessionStore {
     this.#tail = run.catch(() => {})
     return run
   }
+}
+
+/**
+ * Parses a stored session (`where` names the file or key). A SyntaxError from
+ * `JSON.parse` quotes the text around the fault, which may be a token: it is
+ * replaced by one that names `where` and the position only.
+ */
+export function parseStoredSession(text: string, where: string): Session {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    const at = /position (\d+)/.exec(err instanceof Error ? err.message : '')?.[1]
+    throw new SyntaxError(`the stored session in ${where} is not valid JSON${at ? ` (at position ${at})` : ''}`)
+  }
+  assertSession(value, 'stored session')
+  return value
 }
 
 /** Checks a `store` option, naming the missing method. */

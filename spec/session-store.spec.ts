@@ -1,10 +1,12 @@
 import { afterAll, describe, expect, it, jest } from '@jest/globals'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
+import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import nock from 'nock'
 import { FileSessionStore } from '../lib/file-session-store.ts'
+import { RedisSessionStore, type RedisLike } from '../lib/redis-session-store.ts'
 import { PasswordAgent } from '../lib/password-agent.ts'
 import { isNewerSession, MemorySessionStore, type SessionStore } from '../lib/session-store.ts'
 import type { Session } from '../lib/session.ts'
@@ -105,6 +107,66 @@ describe('FileSessionStore', () => {
   it('validates its options', () => {
     expect(() => new FileSessionStore('')).toThrow(TypeError)
     expect(() => new FileSessionStore('x', { staleMs: 0 })).toThrow(/"staleMs"/)
+    // Above 2^31-1 ms Node fires timers after 1 ms: the lock would be touched in a busy loop.
+    expect(() => new FileSessionStore('x', { staleMs: 2 ** 31 * 3 })).toThrow(/"staleMs"/)
+  })
+
+  it('leaves no temp file (holding tokens) behind when a write fails', async () => {
+    const file = tmpFile()
+    const store = new FileSessionStore(file)
+    const open = fsp.open.bind(fsp)
+    jest.spyOn(fsp, 'open').mockImplementation(async (...args: Parameters<typeof fsp.open>) => {
+      const handle = await open(...args)
+      const writeFile = handle.writeFile.bind(handle)
+      handle.writeFile = async (data: never) => {
+        await writeFile(String(data).slice(0, 40)) // a partial write, then the disk is full
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+      }
+      return handle
+    })
+    try {
+      await expect(store.set(session())).rejects.toThrow(/ENOSPC/)
+    } finally {
+      jest.restoreAllMocks()
+    }
+    expect(fs.readdirSync(path.dirname(file))).toEqual([])
+  })
+
+  it('a corrupt file is a SyntaxError naming the file, never quoting its content', async () => {
+    const file = tmpFile()
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    const token = session().data.refreshJwt
+    fs.writeFileSync(file, `{"data":{"refreshJwt":${token}}}`) // the quote lost: V8 quotes the text around it
+    const error = await new FileSessionStore(file).get().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(SyntaxError)
+    expect((error as Error).message).toContain(file)
+    expect((error as Error).message).not.toContain(token.slice(0, 10))
+  })
+})
+
+describe('RedisSessionStore (fake client)', () => {
+  const fake = (value: string | null): RedisLike => ({
+    get: async () => value,
+    set: async () => 'OK',
+    del: async () => 1,
+    eval: async () => 1,
+  })
+
+  it('a corrupt value is a SyntaxError naming the key, never quoting its content', async () => {
+    const token = session().data.refreshJwt
+    const error = await new RedisSessionStore(fake(`{"data":{"refreshJwt":${token}}}`), { key: 'alice' }).get().catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(SyntaxError)
+    expect((error as Error).message).toContain('lex-password-agent:session:alice')
+    expect((error as Error).message).not.toContain(token.slice(0, 10))
+  })
+
+  it('validates the client and its options', () => {
+    const { get: _get, ...noGet } = fake(null)
+    expect(() => new RedisSessionStore(noGet as never, { key: 'k' })).toThrow(
+      new TypeError('"redis" must be a Redis client (e.g. new Redis(url) from ioredis)'),
+    )
+    // Renewed every third of it: above 3·(2^31-1) ms the renewal timer would fire every 1 ms.
+    expect(() => new RedisSessionStore(fake(null), { key: 'k', lockTtlMs: 2 ** 33 })).toThrow(/"lockTtlMs"/)
   })
 })
 
