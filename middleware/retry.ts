@@ -39,6 +39,13 @@ const NETWORK_CODES = new Set([
 /** What fetch implementations reject with on a network failure (undici, Chromium, Firefox, Safari). */
 const NETWORK_MESSAGE = /^(fetch failed|failed to fetch|networkerror when attempting to fetch resource\.?|load failed)$/i
 const NSID = /^[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)+\.[a-zA-Z][a-zA-Z0-9]*$/
+/**
+ * Procedures no allow-list may name: a replayed refresh (the first one may have
+ * been processed before the connection broke) spends a rotated refresh token,
+ * which single-use servers answer by ending the session; a replayed login
+ * counts against createSession's 30 per 5 minutes.
+ */
+const NEVER_REPLAYED = new Set(['com.atproto.server.refreshSession', 'com.atproto.server.createSession'])
 
 /**
  * Retries idempotent requests (GET, HEAD and the `procedures` allow-list) on
@@ -65,6 +72,7 @@ export function retry(options: RetryOptions = {}): Middleware {
     if (typeof nsid !== 'string' || !NSID.test(nsid)) {
       throw new TypeError(`retry: "procedures[${i}]" must be an NSID (e.g. "com.atproto.repo.putRecord")`)
     }
+    if (NEVER_REPLAYED.has(nsid)) throw new TypeError(`retry: "procedures[${i}]" (${nsid}) is never safe to send twice`)
   })
   const allowed = new Set<string>(procedures)
 

@@ -202,6 +202,13 @@ describe('retry', () => {
     expect(() => retry({ procedures: ['com.atproto.repo.putRecord', 'putRecord'] })).toThrow(
       new TypeError('retry: "procedures[1]" must be an NSID (e.g. "com.atproto.repo.putRecord")'),
     )
+    // Never safe to send twice: a replayed refresh spends a rotated (single-use) refresh token, a
+    // replayed login counts against createSession's 30 per 5 minutes.
+    for (const nsid of ['com.atproto.server.refreshSession', 'com.atproto.server.createSession']) {
+      expect(() => retry({ procedures: ['com.atproto.repo.putRecord', nsid] })).toThrow(
+        new TypeError(`retry: "procedures[1]" (${nsid}) is never safe to send twice`),
+      )
+    }
   })
 })
 
