@@ -2,7 +2,7 @@ import type { Middleware } from '../lib/fetch.ts'
 import { accessTokenAllowed, accessTokenAllowedFor, inputHeaders, inputUrl, isReplayable } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
-import { assertSessionSource, peekSession, settled } from './options.ts'
+import { assertSessionSource, currentFor, peekSession, settled } from './options.ts'
 import { requestMethod } from './shared.ts'
 
 export type AuthHeaderOptions = {
@@ -84,7 +84,7 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
     return settled((input, init) => {
       const current = peekSession(session)
       if (current !== undefined) return attach(current, input, init)
-      return session.current().then((c) => attach(c, input, init))
+      return currentFor(session, input, init).then((c) => attach(c, input, init))
     })
   }
 }

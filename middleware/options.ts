@@ -1,4 +1,5 @@
 import type { FetchLike } from '../lib/fetch.ts'
+import { inputSignal } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
 
@@ -9,6 +10,28 @@ import type { Session } from '../lib/session.ts'
  */
 export const peekSession = (source: SessionSource): Session | undefined =>
   typeof source.peek === 'function' ? source.peek() : undefined
+
+/**
+ * `source.current()` for one request: rejects with the request's abort reason
+ * as soon as its signal fires (as `fetch` would), instead of waiting for the
+ * refresh or logout `current()` waits for. That operation goes on for the others.
+ */
+export const currentFor = (source: SessionSource, input: string | URL | Request, init?: RequestInit): Promise<Session> =>
+  orAbort(source.current(), inputSignal(input, init))
+
+/** `promise`, or a rejection with `signal`'s reason as soon as it aborts. */
+export function orAbort<T>(promise: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
+  if (!signal) return promise
+  if (signal.aborted) {
+    promise.catch(() => {})
+    return Promise.reject(signal.reason)
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
 
 /** Checks a middleware's `{ session }` option, naming the factory in the TypeError. */
 export function assertSessionSource<T extends { session: SessionSource }>(options: T, factory: string): T {

@@ -1,9 +1,9 @@
 import type { Middleware } from '../lib/fetch.ts'
 import { accessTokenExpiry } from '../lib/jwt.ts'
-import { isReplayable } from '../lib/request.ts'
+import { inputSignal, isReplayable } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
-import { assertSessionSource, peekSession, settled } from './options.ts'
+import { assertSessionSource, currentFor, orAbort, peekSession, settled } from './options.ts'
 import { checkMs } from './shared.ts'
 
 export type RefreshAheadOptions = {
@@ -52,8 +52,11 @@ export function refreshAhead(options: RefreshAheadOptions): Middleware {
     isReplayable(input, init) ? 0 : Math.max(0, streamMarginMs - marginMs)
   return (next) => {
     const slow = async (input: string | URL | Request, init?: RequestInit) => {
-      const current = peekSession(session) ?? (await session.current())
-      if (Date.now() + extraFor(input, init) >= refreshAt(current)) await session.refresh(current).catch(() => {})
+      const current = peekSession(session) ?? (await currentFor(session, input, init))
+      if (Date.now() + extraFor(input, init) >= refreshAt(current)) {
+        // An aborted request stops waiting (rejects with its reason); the refresh goes on.
+        await orAbort(session.refresh(current).catch(() => {}), inputSignal(input, init))
+      }
       return next(input, init)
     }
     return settled((input, init) => {

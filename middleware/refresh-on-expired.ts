@@ -2,7 +2,7 @@ import type { Middleware } from '../lib/fetch.ts'
 import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
-import { assertSessionSource, peekSession, settled } from './options.ts'
+import { assertSessionSource, currentFor, peekSession, settled } from './options.ts'
 
 export type RefreshOnExpiredOptions = {
   /** The session to refresh. */
@@ -56,7 +56,7 @@ export function refreshOnExpired(options: RefreshOnExpiredOptions): Middleware {
     return settled((input, init) => {
       const seen = peekSession(session)
       if (seen !== undefined) return send(seen, input, init)
-      return session.current().then((s) => send(s, input, init))
+      return currentFor(session, input, init).then((s) => send(s, input, init))
     })
   }
 }

@@ -1,7 +1,7 @@
 import type { Middleware } from '../lib/fetch.ts'
 import { inputUrl, routePath } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
-import { assertSessionSource, peekSession, settled } from './options.ts'
+import { assertSessionSource, currentFor, peekSession, settled } from './options.ts'
 
 export type RouteToPdsOptions = {
   /** The session whose PDS (from its DID document) and service receive the requests. */
@@ -24,6 +24,6 @@ export function routeToPds(options: RouteToPdsOptions): Middleware {
       if (raw[0] !== '/' && URL.canParse(raw)) return Promise.resolve(next(input, init)) // already absolute
       const current = peekSession(session)
       if (current !== undefined) return Promise.resolve(next(routePath(current, raw), init))
-      return session.current().then((s) => next(routePath(s, raw), init))
+      return currentFor(session, input, init).then((s) => next(routePath(s, raw), init))
     })
 }

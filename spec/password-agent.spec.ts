@@ -569,3 +569,60 @@ describe('review fixes', () => {
     await expect(agent.sessionHolder.refresh(first)).rejects.toBeInstanceOf(XrpcResponseError)
   })
 })
+
+describe('adversarial review', () => {
+  // A refresh that takes its time (slow entryway, slow lock, slow onRefreshed).
+  function slowRefresh() {
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    let refreshes = 0
+    const fetch = async (input: string | URL | Request) => {
+      if (String(input).endsWith('refreshSession')) {
+        refreshes++
+        await gate
+        return new Response(JSON.stringify(sessionData()), { headers: JSON_HEADERS })
+      }
+      return new Response('ok')
+    }
+    return { fetch, release, refreshes: () => refreshes }
+  }
+
+  it.each([
+    ['the preset, refreshAhead off', false, () => makeSession()],
+    ['the preset, token due for refreshAhead', undefined, () => {
+      const iat = Math.floor(Date.now() / 1000) - 7170 // a 2 h token with 30 s left
+      return makeSession({ refreshedAt: new Date(iat * 1000).toISOString() }, { accessJwt: fakeJwt({ iat, exp: iat + 7200 }) })
+    }],
+  ] as const)('%s: a request waiting for a refresh rejects at once with its abort reason, and the refresh goes on', async (_name, refreshAhead, saved) => {
+    const { fetch, release, refreshes } = slowRefresh()
+    const agent = new PasswordAgent(saved(), { fetch, refreshAhead })
+    const refreshing = refreshAhead === false ? agent.refresh() : undefined
+    const ctrl = new AbortController()
+    const reason = new Error('user gave up')
+    const waiting = agent.fetch('/xrpc/a.b.c', { signal: ctrl.signal })
+    const patient = agent.fetch('/xrpc/a.b.c')
+    await new Promise((r) => setTimeout(r, 20))
+    ctrl.abort(reason)
+    const outcome = await Promise.race([waiting.then(() => 'resolved', (e: unknown) => e), new Promise((r) => setTimeout(() => r('still waiting'), 300))])
+    expect(outcome).toBe(reason)
+    release()
+    await refreshing
+    expect((await patient).status).toBe(200)
+    expect(refreshes()).toBe(1)
+    expect(agent.destroyed).toBe(false)
+  })
+
+  it('a request whose signal is already aborted does not wait for a running refresh', async () => {
+    const { fetch, release } = slowRefresh()
+    const agent = new PasswordAgent(makeSession(), { fetch, refreshAhead: false })
+    const refreshing = agent.refresh()
+    const reason = new Error('already gone')
+    const outcome = await Promise.race([
+      agent.fetch('/xrpc/a.b.c', { signal: AbortSignal.abort(reason) }).then(() => 'resolved', (e: unknown) => e),
+      new Promise((r) => setTimeout(() => r('still waiting'), 300)),
+    ])
+    expect(outcome).toBe(reason)
+    release()
+    await refreshing
+  })
+})

@@ -120,6 +120,18 @@ describe('middlewares on the synchronous path', () => {
     await expect(result).rejects.toBeInstanceOf(TypeError)
   })
 
+  it.each(Object.entries(factories))('%s stops waiting for current() when the request aborts, with its reason', async (_name, make) => {
+    // A source stuck in a refresh or logout (slow entryway, lock or hook).
+    const stuck: SessionSource = { peek: () => undefined, current: () => new Promise(() => {}), refresh: () => new Promise(() => {}) }
+    const fetch = make(stuck)(async () => new Response('ok'))
+    const ctrl = new AbortController()
+    const reason = new Error('gave up')
+    const result = fetch('/xrpc/com.example.ping', { signal: ctrl.signal })
+    ctrl.abort(reason)
+    await expect(result).rejects.toBe(reason)
+    await expect(fetch('/xrpc/com.example.ping', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+  })
+
   it.each(Object.entries(factories))('%s answers with a promise when next returns a plain Response', async (_name, make) => {
     const answer = new Response('ok')
     const result = make(peeking(source()))((() => answer) as never)(`${PDS}/xrpc/com.example.ping`)
