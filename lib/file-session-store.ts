@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import type { Session } from './session.ts'
 import { parseStoredSession, type SessionLock, type SessionStore } from './session-store.ts'
@@ -20,9 +21,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1
  * written atomically with a temp file + rename), with a cross-process lock
  * file beside it (`<file>.lock`) for processes on the same machine.
  *
- * The lock file is created exclusively, holds its owner's pid and a random
- * token, is touched while held, and is taken over when its holder died (pid
- * gone) or stopped touching it for `staleMs`.
+ * The lock file is created exclusively, holds its owner's pid, hostname and a
+ * random token, is touched while held, and is taken over when its holder died
+ * (pid gone, judged on the holder's own host only) or stopped touching it for
+ * `staleMs`.
  */
 export class FileSessionStore implements SessionStore {
   readonly file: string
@@ -100,7 +102,10 @@ export class FileSessionStore implements SessionStore {
     await fs.mkdir(path.dirname(this.#lockFile), { recursive: true, mode: 0o700 })
     for (let attempt = 0; ; attempt++) {
       try {
-        await fs.writeFile(this.#lockFile, JSON.stringify({ pid: process.pid, token }), { flag: 'wx', mode: 0o600 })
+        await fs.writeFile(this.#lockFile, JSON.stringify({ pid: process.pid, host: os.hostname(), token }), {
+          flag: 'wx',
+          mode: 0o600,
+        })
         return
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
@@ -129,8 +134,11 @@ export class FileSessionStore implements SessionStore {
     try {
       const [stat, text] = await Promise.all([fs.stat(file), fs.readFile(file, 'utf8')])
       if (Date.now() - stat.mtimeMs > this.#staleMs) return true
-      const { pid } = JSON.parse(text || '{}') as { pid?: number }
-      if (typeof pid === 'number' && pid !== process.pid && !isAlive(pid)) return true
+      const { pid, host } = JSON.parse(text || '{}') as { pid?: number; host?: string }
+      // A pid means something only in its own pid namespace: another host's (or
+      // container's) holder is judged by staleness alone.
+      const here = host === undefined || host === os.hostname()
+      if (here && typeof pid === 'number' && pid !== process.pid && !isAlive(pid)) return true
       return false
     } catch {
       return false // gone or half-written: retry soon

@@ -83,6 +83,20 @@ describe('FileSessionStore', () => {
     await expect(store.lock('k', async () => 'got it')).resolves.toBe('got it')
   })
 
+  it("trusts a lock's pid only on its own host: a live holder in another container is not taken over", async () => {
+    const store = new FileSessionStore(tmpFile(), { acquireTimeoutMs: 150, staleMs: 60_000 })
+    fs.mkdirSync(path.dirname(store.file), { recursive: true })
+    // A pid that is gone here, but the lock was written on another host (another pid namespace).
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid
+    fs.writeFileSync(`${store.file}.lock`, JSON.stringify({ pid: dead, host: `not-${os.hostname()}`, token: 'x' }))
+    await expect(store.lock('k', async () => 'stolen')).rejects.toThrow(/timed out waiting for the session lock/)
+    // Ours names our host.
+    fs.rmSync(`${store.file}.lock`)
+    await store.lock('k', async () => {
+      expect(JSON.parse(fs.readFileSync(`${store.file}.lock`, 'utf8')).host).toBe(os.hostname())
+    })
+  })
+
   it('takes over a lock nobody touched for staleMs, and does not remove a lock it does not own', async () => {
     const store = new FileSessionStore(tmpFile(), { staleMs: 200 })
     fs.mkdirSync(path.dirname(store.file), { recursive: true })
