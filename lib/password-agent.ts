@@ -1,6 +1,6 @@
 import { XrpcResponseError, xrpcSafe, type Agent } from '@atproto/lex-client'
 import type { DidString } from '@atproto/lex-schema'
-import { LoggedOutError, SessionMismatchError, typedFailure, withoutPayload } from './errors.ts'
+import { InvalidSessionResponseError, LoggedOutError, SessionMismatchError, typedFailure, withoutPayload } from './errors.ts'
 import type { DiscoveryOptions } from './discovery.ts'
 import { globalFetch, pipeline, type FetchLike } from './fetch.ts'
 import { assertHooks, type SessionHooks } from './hooks.ts'
@@ -10,7 +10,7 @@ import { refreshOnExpired } from '../middleware/refresh-on-expired.ts'
 import { routeToPds } from '../middleware/route-to-pds.ts'
 import { refreshAhead, type RefreshAheadOptions } from '../middleware/refresh-ahead.ts'
 import { accessTokenExpiry } from './jwt.ts'
-import { isDefinitiveRefusal, serviceAgent, SessionHolder, sessionFromServer } from './session-holder.ts'
+import { hasJwtTokens, isDefinitiveRefusal, serviceAgent, SessionHolder, sessionFromServer } from './session-holder.ts'
 import { assertSessionStore, isNewerSession, type SessionLock, type SessionStore } from './session-store.ts'
 import { assertSession, checkServiceUrl, type Session, type SessionData } from './session.ts'
 
@@ -272,6 +272,8 @@ export class PasswordAgent implements Agent {
       if (res instanceof XrpcResponseError && res.status < 500) return typedFailure(res) as LoginResult
       throw withoutPayload(res) // an invalid 200 carries the new tokens in its payload
     }
+    // Not a TypeError from assertSession: it is the server's answer, not the caller's input.
+    if (!hasJwtTokens(res.body)) throw new InvalidSessionResponseError(200)
     const { session, warning } = sessionFromServer(res.body as SessionData, service, null)
     const agent = new PasswordAgent(session, agentOptionsOf(options))
     await agent.sessionHolder.announce(warning)

@@ -1,9 +1,9 @@
 import { XrpcResponseError, xrpcSafe, type Agent, type XrpcFailure } from '@atproto/lex-client'
-import { LoggedOutError, rateLimitReset, SessionMismatchError, SessionTimeoutError, withoutPayload } from './errors.ts'
+import { InvalidSessionResponseError, LoggedOutError, rateLimitReset, SessionMismatchError, SessionTimeoutError, withoutPayload } from './errors.ts'
 import { globalFetch, type FetchLike } from './fetch.ts'
 import type { HookName, SessionHooks } from './hooks.ts'
 import { deleteSession, getSession, refreshSession } from './lexicons.ts'
-import { pdsEndpoint, type Session, type SessionData } from './session.ts'
+import { assertSession, isJwtShaped, pdsEndpoint, type Session, type SessionData } from './session.ts'
 import { isNewerSession, type SessionLock, type SessionStore } from './session-store.ts'
 
 /** What the middlewares need from a session: read it, and ask for a newer one. */
@@ -211,7 +211,15 @@ export class SessionHolder implements SessionSource {
       await this.#runHook('onWarning', `could not read the session store (${errorText(err)})`)
       return undefined
     }
-    if (!stored || stored.data.did !== session.data.did || !isNewerSession(stored, session)) return undefined
+    if (stored == null) return undefined
+    try {
+      // A custom store may hand back anything; never adopt (and send) malformed tokens.
+      assertSession(stored, 'stored session')
+    } catch (err) {
+      await this.#runHook('onWarning', `the session store holds something that is not a valid Session; ignoring it (${errorText(err)})`)
+      return undefined
+    }
+    if (stored.data.did !== session.data.did || !isNewerSession(stored, session)) return undefined
     this.#session = stored
     this.#failures = 0
     this.#lastFailure = null
@@ -235,12 +243,13 @@ export class SessionHolder implements SessionSource {
     const adopted = await this.#adoptFromStore(session)
     if (adopted) return adopted
 
-    const res = await this.#call((signal) =>
+    let res = await this.#call((signal) =>
       xrpcSafe(this.#service, refreshSession, {
         headers: { authorization: `Bearer ${session.data.refreshJwt}` },
         signal,
       }),
     )
+    if (!(res instanceof Error) && res.success && !hasJwtTokens(res.body)) res = new InvalidSessionResponseError(200)
     if (res instanceof Error || !res.success) {
       if (isDefinitiveRefusal(res)) {
         // Without a lock, another process may have rotated this generation
@@ -364,6 +373,16 @@ export class SessionHolder implements SessionSource {
  */
 export function serviceAgent(service: string, fetch: FetchLike): Agent {
   return { fetchHandler: (path, init) => fetch(new URL(path, service), { ...init, redirect: 'error' }) }
+}
+
+/**
+ * Whether a session answer's tokens are JWT-shaped, as a saved Session's must
+ * be. The schema only says "string": an empty, opaque or multi-line token
+ * would be saved (and then refused by `resume`) or end up quoted in a
+ * `Headers` TypeError when sent.
+ */
+export function hasJwtTokens(data: { accessJwt: unknown; refreshJwt: unknown }): boolean {
+  return isJwtShaped(data.accessJwt) && isJwtShaped(data.refreshJwt)
 }
 
 /** Hooks an operation runs after it is over (see `#thenHooks`). */

@@ -626,3 +626,55 @@ describe('adversarial review', () => {
     await refreshing
   })
 })
+
+describe('adversarial review: tokens that are not JWT-shaped', () => {
+  it.each([
+    ['an accessJwt with a newline', { accessJwt: 'eyJ.bad\nsecret-access.sig' }],
+    ['an accessJwt that is no JWT', { accessJwt: 'opaque-secret-access' }],
+    ['an empty refreshJwt', { refreshJwt: '' }],
+    ['a refreshJwt that is no JWT', { refreshJwt: 'opaque secret refresh' }],
+  ])('a 200 refresh answer with %s is refused as transient, before it is saved or used', async (_name, bad) => {
+    const { inspect } = await import('node:util')
+    const onRefreshFailure = jest.fn()
+    const onRefreshed = jest.fn()
+    const agent = await login({ onRefreshFailure, onRefreshed })
+    onRefreshed.mockClear()
+    const before = agent.session
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, sessionData(bad))
+    const err = await agent.refresh().catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'InvalidSessionResponseError', status: 200 })
+    expect(onRefreshFailure).toHaveBeenCalledWith(before, err)
+    expect(onRefreshed).not.toHaveBeenCalled()
+    expect(agent.session).toBe(before)
+    expect(agent.destroyed).toBe(false)
+    const secret = Object.values(bad)[0]!
+    if (secret) expect(inspect(err, { depth: 10, showHidden: true })).not.toContain(secret)
+    // Requests still go out, with the old token and no error quoting the new one.
+    nock(PDS).get('/x').reply(200, 'ok')
+    expect((await agent.fetch(`${PDS}/x`)).status).toBe(200)
+  })
+
+  it('login refuses a createSession answer whose tokens are not JWT-shaped, without quoting them', async () => {
+    nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData({ accessJwt: 'opaque-secret-access' }))
+    const err = await PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ name: 'InvalidSessionResponseError', status: 200 })
+    expect(String((err as Error).stack)).not.toContain('opaque-secret-access')
+  })
+})
+
+describe('adversarial review: a custom store', () => {
+  it('a malformed session from a custom store is not adopted (warned, never quoted)', async () => {
+    const onWarning = jest.fn()
+    const saved = makeSession()
+    const bad = { ...saved, refreshedAt: new Date(Date.now() + 60_000).toISOString(), data: { ...saved.data, accessJwt: 'opaque secret token' } }
+    const store = { get: async () => bad as Session, set: async () => {}, delete: async () => {} }
+    const fresh = sessionData()
+    const scope = nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, fresh)
+    const agent = new PasswordAgent(saved, { store, hooks: { onWarning }, refreshAhead: false })
+    await agent.refresh()
+    scope.done()
+    expect(agent.session.data.accessJwt).toBe(fresh.accessJwt)
+    expect(onWarning).toHaveBeenCalledWith(expect.stringContaining('not a valid Session'))
+    expect(JSON.stringify(onWarning.mock.calls)).not.toContain('opaque secret token')
+  })
+})
