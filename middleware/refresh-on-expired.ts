@@ -13,14 +13,32 @@ export type RefreshOnExpiredOptions = {
 
 /**
  * Whether an answer says the access token expired: an `ExpiredToken` XRPC
- * error (400 on the reference PDS), or a 401 whose `WWW-Authenticate` says
- * `invalid_token`. Other 400/401 answers (`InvalidToken` "Bad token scope",
+ * error (400 on the reference PDS), or a 401 whose `WWW-Authenticate` Bearer
+ * challenge says `invalid_token`. Other 400/401 answers (`InvalidToken` "Bad token scope",
  * `AccountDeactivated`, a proxied service's 401) are not a reason to refresh.
  */
 export async function isExpiredTokenAnswer(res: Response, maxPeekBytes?: number): Promise<boolean> {
   if (res.status !== 400 && res.status !== 401) return false
   if ((await peekErrorCode(res, maxPeekBytes)) === 'ExpiredToken') return true
-  return res.status === 401 && /error="?invalid_token/i.test(res.headers.get('www-authenticate') ?? '')
+  return res.status === 401 && bearerError(res.headers.get('www-authenticate') ?? '') === 'invalid_token'
+}
+
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+/** A challenge's scheme, or one `name=value` auth-param (RFC 9110 §11.6.1). */
+const CHALLENGE_PART = new RegExp(`(${TOKEN})\\s*(?:=\\s*("(?:[^"\\\\]|\\\\.)*"|${TOKEN}))?`, 'g')
+
+/**
+ * The `error` of the `Bearer` challenge in a WWW-Authenticate header. Only
+ * that one is about the token we sent: a `DPoP` challenge's `invalid_token`
+ * says Bearer is the wrong scheme, which a new token would not change.
+ */
+function bearerError(header: string): string | undefined {
+  let scheme = ''
+  for (const [, name, value] of header.matchAll(CHALLENGE_PART)) {
+    if (value === undefined) scheme = name!.toLowerCase()
+    else if (scheme === 'bearer' && name!.toLowerCase() === 'error') return value.replace(/^"|"$/g, '')
+  }
+  return undefined
 }
 
 /**

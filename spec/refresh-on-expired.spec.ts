@@ -164,3 +164,29 @@ describe('isExpiredTokenAnswer', () => {
     expect(await res.json()).toEqual({ error: 'ExpiredToken', message: 'Token has expired' })
   })
 })
+
+describe('isExpiredTokenAnswer and WWW-Authenticate', () => {
+  const challenge = (value: string) => new Response(null, { status: 401, headers: { 'www-authenticate': value } })
+  it.each([
+    ['Bearer error="invalid_token"', true],
+    ['Bearer error=invalid_token', true],
+    ['Bearer realm="pds", error="invalid_token", error_description="expired"', true],
+    ['DPoP algs="ES256", Bearer error="invalid_token"', true],
+    // We send Bearer: a DPoP challenge says our scheme is the wrong one, and a
+    // new token would be refused the same way (a refresh per request, forever).
+    ['DPoP error="invalid_token"', false],
+    ['DPoP algs="ES256 RS256", error="invalid_token", error_description="DPoP proof required"', false],
+    ['Bearer realm="pds", DPoP error="invalid_token"', false],
+    ['Bearer error="insufficient_scope"', false],
+    ['Basic realm="x"', false],
+  ])('a 401 with WWW-Authenticate: %s → %s', async (value, expected) => {
+    expect(await isExpiredTokenAnswer(challenge(value))).toBe(expected)
+  })
+
+  it('a server answering every request with a DPoP invalid_token challenge costs no refresh', async () => {
+    const { fetch, calls, source } = stack(() => challenge('DPoP algs="ES256", error="invalid_token"'))
+    for (let i = 0; i < 3; i++) expect((await fetch(`${PDS}/x`)).status).toBe(401)
+    expect(source.refreshes).toBe(0)
+    expect(calls).toHaveLength(3)
+  })
+})
