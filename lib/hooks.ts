@@ -1,9 +1,10 @@
 import type { Session } from './session.ts'
 
 /**
- * Session lifecycle callbacks. Each is awaited, with `this` bound to the agent
- * (`T`). A hook that throws or rejects is reported through `onHookError` and
- * never changes the outcome: the session state stays as the server decided.
+ * Session lifecycle callbacks. Each is awaited (for at most the refresh
+ * timeout), with `this` bound to the agent (`T`). A hook that throws, rejects
+ * or does not settle in time is reported through `onHookError` and never
+ * changes the outcome: the session state stays as the server decided.
  */
 export interface SessionHooks<T = unknown> {
   /** A new session was issued (login, refresh). Requests wait while it runs. */

@@ -678,3 +678,37 @@ describe('adversarial review: a custom store', () => {
     expect(JSON.stringify(onWarning.mock.calls)).not.toContain('opaque secret token')
   })
 })
+
+describe('adversarial review: a hook that never settles', () => {
+  it('is reported after refreshTimeoutMs and no longer waited for: refresh, requests and logout go on', async () => {
+    const reported: [unknown, string][] = []
+    let calls = 0
+    nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData())
+    const result = await PasswordAgent.login({
+      service: SERVICE, identifier: 'a', password: 'b', refreshTimeoutMs: 200,
+      hooks: {
+        onRefreshed: () => (++calls === 1 ? undefined : new Promise(() => {})), // hangs from the first refresh on
+        onDeleted: () => new Promise(() => {}),
+        onHookError(error, hook) {
+          reported.push([error, hook])
+        },
+      },
+    })
+    if (!result.success) throw result
+    const agent = result.value
+    const next = sessionData()
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, next)
+    const started = Date.now()
+    const refreshed = agent.refresh()
+    nock(PDS).get('/x').reply(200, 'ok')
+    const waiting = agent.fetch(`${PDS}/x`) // waits for the refresh and its hook
+    expect((await refreshed).data).toEqual(next)
+    expect((await waiting).status).toBe(200)
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect(reported).toEqual([[expect.objectContaining({ name: 'SessionTimeoutError' }), 'onRefreshed']])
+    nock(SERVICE).post('/xrpc/com.atproto.server.deleteSession').reply(200)
+    await agent.logout()
+    expect(agent.destroyed).toBe(true)
+    expect(reported.map(([, hook]) => hook)).toEqual(['onRefreshed', 'onDeleted'])
+  })
+})
