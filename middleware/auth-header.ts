@@ -1,5 +1,5 @@
 import type { Middleware } from '../lib/fetch.ts'
-import { accessTokenAllowed, accessTokenAllowedFor, inputHeaders, inputUrl, isReplayable } from '../lib/request.ts'
+import { accessTokenAllowed, accessTokenAllowedFor, inputHeaders, inputSignal, inputUrl, isReplayable } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
 import { assertSessionSource, currentFor, peekSession, settled } from './options.ts'
@@ -62,6 +62,8 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
       let url = new URL(href)
       let method = requestMethod(input, init)
       let body = init?.body
+      // Hops are fetched by URL: keep a Request input's signal (ky's timeout) on them.
+      const signal = inputSignal(input, init)
       for (let hops = 0; isRedirect(res.status) && hops < MAX_REDIRECTS; hops++) {
         const location = URL.parse(res.headers.get('location') ?? '', url)
         if (!location || (location.protocol !== 'https:' && location.protocol !== 'http:')) return res
@@ -76,7 +78,7 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
         if (!accessTokenAllowed(current, location)) headers.delete('authorization')
         await res.body?.cancel().catch(() => {})
         url = location
-        res = await next(location.href, { ...init, method, body, headers, redirect: 'manual' })
+        res = await next(location.href, { ...init, method, body, headers, redirect: 'manual', signal })
       }
       return res
     }

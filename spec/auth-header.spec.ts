@@ -122,6 +122,17 @@ describe('authHeader', () => {
       expect(calls[0]!.headers.get('authorization')).toBe(`Bearer ${s.data.accessJwt}`)
     })
 
+    it("keeps a Request input's signal on every hop (as ky passes its timeout)", async () => {
+      const ctrl = new AbortController()
+      const { fetch, calls } = recordingFetch((_c, n) => (n === 1 ? redirect(302, 'https://cdn.example/blob') : new Response('blob')))
+      await authHeader({ session: new FakeSource(session()) })(fetch)(new Request(`${PDS}/xrpc/com.atproto.sync.getBlob`, { signal: ctrl.signal }))
+      expect(calls).toHaveLength(2)
+      const hopSignal = calls[1]!.init?.signal
+      expect(hopSignal).toBeDefined()
+      ctrl.abort()
+      expect(hopSignal!.aborted).toBe(true)
+    })
+
     it("leaves redirect: 'manual' and 'error' to the caller", async () => {
       const { fetch, calls } = recordingFetch(() => redirect(302, 'https://other.example/'))
       const res = await authHeader({ session: new FakeSource(session()) })(fetch)(`${PDS}/x`, { redirect: 'manual' })
