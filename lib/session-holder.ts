@@ -77,6 +77,7 @@ export class SessionHolder implements SessionSource {
   #session: Session | null
   /** The running refresh or logout; readers wait for it. */
   #busy: Promise<unknown> | null = null
+  /** The running refresh, settling after its deferred hooks (what every sharer gets). */
   #refreshing: Promise<Session> | null = null
   readonly #fetch: FetchLike
   readonly #hooks: SessionHooks<any>
@@ -133,12 +134,15 @@ export class SessionHolder implements SessionSource {
     }
     const after: Deferred = []
     const run = this.#exclusive(() => this.#locked(() => this.#doRefresh(seen, after)))
-    this.#refreshing = run
+    // Sharers settle with the first caller, once onRefreshFailure / onDeleted
+    // ran; a hook calling refresh() starts a new one (cleared when `run` settles).
+    const done = this.#thenHooks(run, after)
+    this.#refreshing = done
     const clear = () => {
-      if (this.#refreshing === run) this.#refreshing = null
+      if (this.#refreshing === done) this.#refreshing = null
     }
     run.then(clear, clear)
-    return this.#thenHooks(run, after)
+    return done
   }
 
   /** Deletes the session on the server. Resolves once it is gone (idempotent). */
@@ -322,9 +326,9 @@ export class SessionHolder implements SessionSource {
   async #end(session: Session, after: Deferred): Promise<void> {
     this.#session = null
     try {
-      // Remove it from the store only if it still holds this generation.
+      // Remove it from the store only if it still holds this generation (of this account).
       const stored = await this.#store?.get()
-      if (stored && !isNewerSession(stored, session)) await this.#store!.delete()
+      if (stored && stored.data?.did === session.data.did && !isNewerSession(stored, session)) await this.#store!.delete()
     } catch (err) {
       await this.#runHook('onWarning', `could not remove the session from the store (${errorText(err)})`)
     }

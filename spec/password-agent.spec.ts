@@ -712,3 +712,33 @@ describe('adversarial review: a hook that never settles', () => {
     expect(reported.map(([, hook]) => hook)).toEqual(['onRefreshed', 'onDeleted'])
   })
 })
+
+describe('adversarial review: shared state', () => {
+  it("logout never removes another account's session from the store", async () => {
+    const { MemorySessionStore } = await import('../lib/index.ts')
+    const bob = makeSession({}, { did: 'did:plc:bob234567abcdefghijklm', handle: 'bob.example' })
+    const store = new MemorySessionStore(bob)
+    nock(SERVICE).post('/xrpc/com.atproto.server.deleteSession').reply(200)
+    const alice = new PasswordAgent(makeSession(), { store })
+    await alice.logout()
+    expect(alice.destroyed).toBe(true)
+    expect(await store.get()).toEqual(bob)
+  })
+
+  it('every caller sharing a refresh settles after its onDeleted / onRefreshFailure ran, as refresh() documents', async () => {
+    const order: string[] = []
+    const hooks: SessionHooks<PasswordAgent> = {
+      onDeleted: async () => {
+        await new Promise((r) => setTimeout(r, 20))
+        order.push('onDeleted')
+      },
+    }
+    const agent = await login(hooks)
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(400, xrpcError('ExpiredToken'))
+    await Promise.all([
+      agent.refresh().catch(() => order.push('first')),
+      agent.refresh().catch(() => order.push('second')),
+    ])
+    expect(order).toEqual(['onDeleted', 'first', 'second'])
+  })
+})
