@@ -207,6 +207,19 @@ ${at.mappedMatchesMetafile && !at.mismatchedFiles.length
   ? `The source map puts ${int(at.oursMapped)} bytes in our files, within 3 % of the metafile, file by file too.`
   : `**The source map puts ${int(at.oursMapped)} bytes in our files against the metafile's ${int(at.oursMin)}${at.mismatchedFiles.length ? ` (more than 3 % off for ${at.mismatchedFiles.map(code).join(', ')})` : ''}: the gzip figures above are unreliable.**`}
 
+${(() => {
+  const pm = b.presetMiddlewares.overClientGzip
+  const up = b.upstream.overClientGzip
+  const gap = b.oursWithoutDiscovery.overClientGzip - up
+  if (gap <= 0) return `The preset (without discovery) adds ${int(-gap)} B less than upstream: the goal is met.`
+  const fit = at.toFitBudget
+  return `Against the goal: the preset's four middlewares and \`pipeline\` alone, without the agent class and its
+shared session state, add +${int(pm)} B gzip over \`Client\`${pm > up ? `, already more than upstream's whole +${int(up)} B` : ` (upstream's whole: +${int(up)} B)`}.
+The preset is ${int(gap)} B over upstream's figure; the largest feature above costs ${int(at.groups[0].gzip)} B, and
+leaving out the ${fit.groups} largest features together saves ${int(fit.saved)} B${fit.fits ? '' : ', still not enough'}. The goal's figure and its
+"while carrying all hardening" cannot both hold with this code; which one gives is a product decision.`
+})()}
+
 Each middleware alone (\`export { x } from 'lex-password-agent/middleware'\`) and on top of
 \`Client\` (what it adds to an app that has lex-client already); "others included" lists
 any other middleware whose code ended up in its bundle, "packages" the npm packages that did:
