@@ -47,6 +47,8 @@ export function retryAfterMs(res: Response): number | undefined {
   const value = res.headers.get('retry-after')?.trim()
   if (!value) return undefined
   if (/^\d+$/.test(value)) return Number(value) * 1000
+  // An HTTP date names its month; Date.parse alone reads "1.5" or "-3" as 2001.
+  if (!/[a-z]{3}/i.test(value)) return undefined
   const at = Date.parse(value)
   return Number.isFinite(at) ? Math.max(0, at - serverNow(res)) : undefined
 }

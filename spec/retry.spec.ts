@@ -91,6 +91,18 @@ describe('retry', () => {
     }
   })
 
+  it('ignores a malformed Retry-After (e.g. "1.5", which Date.parse reads as a past date) and backs off', async () => {
+    jest.spyOn(Math, 'random').mockReturnValue(0.999)
+    for (const retryAfter of ['1.5', '-3', '2 days']) {
+      const { fetch, calls } = answers(() => unavailable({ 'retry-after': retryAfter }), ok)
+      const pending = retry({ minDelayMs: 1_000 })(fetch)(`${PDS}/x`)
+      await jest.advanceTimersByTimeAsync(100)
+      expect(calls).toHaveLength(1) // not retried at once
+      await jest.advanceTimersByTimeAsync(1_000)
+      expect((await pending).status).toBe(200)
+    }
+  })
+
   it('gives up when the next attempt would start after the budget', async () => {
     const tooLate = answers(() => unavailable({ 'retry-after': '60' }), ok)
     expect((await retry({ budgetMs: 30_000 })(tooLate.fetch)(`${PDS}/x`)).status).toBe(503)
