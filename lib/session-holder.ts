@@ -247,11 +247,14 @@ export class SessionHolder implements SessionSource {
     const adopted = await this.#adoptFromStore(session)
     if (adopted) return adopted
 
+    // One deadline for the refresh and its getSession backfill.
+    const deadline = AbortSignal.timeout(this.#timeoutMs)
     let res = await this.#call((signal) =>
       xrpcSafe(this.#service, refreshSession, {
         headers: { authorization: `Bearer ${session.data.refreshJwt}` },
         signal,
       }),
+      deadline,
     )
     if (!(res instanceof Error) && res.success && !hasJwtTokens(res.body)) res = new InvalidSessionResponseError(200)
     if (res instanceof Error || !res.success) {
@@ -290,6 +293,7 @@ export class SessionHolder implements SessionSource {
           headers: { authorization: `Bearer ${data.accessJwt}` },
           signal,
         }),
+        deadline,
       )
       if (!(extra instanceof Error) && extra.success && extra.body.did === data.did) {
         Object.assign(data, extra.body, { accessJwt: data.accessJwt, refreshJwt: data.refreshJwt })
@@ -336,11 +340,11 @@ export class SessionHolder implements SessionSource {
   }
 
   /**
-   * A session call bounded by the timeout. Never throws: a fault or a timeout
-   * comes back as an Error, which callers treat as transient.
+   * A session call bounded by the timeout (or by the operation's `signal`).
+   * Never throws: a fault or a timeout comes back as an Error, which callers
+   * treat as transient.
    */
-  async #call<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T | Error> {
-    const signal = AbortSignal.timeout(this.#timeoutMs)
+  async #call<T>(call: (signal: AbortSignal) => Promise<T>, signal = AbortSignal.timeout(this.#timeoutMs)): Promise<T | Error> {
     try {
       const res = await call(signal)
       if (signal.aborted && typeof res === 'object' && res && 'success' in res && !res.success) {

@@ -271,6 +271,33 @@ describe('refresh outcomes', () => {
     expect(next.pdsUrl).toBe('https://pds2.example')
   })
 
+  it('bounds a whole refresh, refreshSession and the getSession backfill, by one refreshTimeoutMs deadline', async () => {
+    // Two deadlines would let a refresh take twice refreshTimeoutMs.
+    const deadline = new AbortController()
+    const timeout = jest.spyOn(AbortSignal, 'timeout').mockReturnValue(deadline.signal)
+    try {
+      const { didDoc: _d, ...bare } = sessionData()
+      let backfillStarted!: () => void
+      const backfill = new Promise<void>((resolve) => (backfillStarted = resolve))
+      const agent = new PasswordAgent(makeSession(), {
+        refreshTimeoutMs: 5_000,
+        fetch: (input, init) => {
+          if (String(input).includes('refreshSession')) return Promise.resolve(Response.json(bare))
+          backfillStarted()
+          return new Promise((_resolve, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)))
+        },
+      })
+      const pending = agent.refresh()
+      await backfill
+      deadline.abort(new DOMException('timed out', 'TimeoutError'))
+      const next = await pending // the refresh stands; only the backfill is given up
+      expect(next.data.accessJwt).toBe(bare.accessJwt)
+      expect(timeout.mock.calls).toEqual([[5_000]])
+    } finally {
+      timeout.mockRestore()
+    }
+  })
+
   it('keeps the previous PDS when neither refreshSession nor getSession has a DID document', async () => {
     const agent = await login()
     const { didDoc: _d, ...bare } = sessionData({ emailConfirmed: undefined })
