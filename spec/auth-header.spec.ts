@@ -133,11 +133,14 @@ describe('authHeader', () => {
       expect(hopSignal!.aborted).toBe(true)
     })
 
-    it("leaves redirect: 'manual' and 'error' to the caller", async () => {
+    it.each(['manual', 'error'] as const)("leaves redirect: '%s' to the caller", async (mode) => {
+      const s = session()
       const { fetch, calls } = recordingFetch(() => redirect(302, 'https://other.example/'))
-      const res = await authHeader({ session: new FakeSource(session()) })(fetch)(`${PDS}/x`, { redirect: 'manual' })
+      const res = await authHeader({ session: new FakeSource(s) })(fetch)(`${PDS}/x`, { redirect: mode })
       expect(res.status).toBe(302)
-      expect(calls).toHaveLength(1)
+      expect(calls.map((c) => [c.url, c.init?.redirect, c.headers.get('authorization')])).toEqual([
+        [`${PDS}/x`, mode, `Bearer ${s.data.accessJwt}`],
+      ])
     })
   })
 })

@@ -57,7 +57,13 @@ describe('discoverService', () => {
   })
 
   it('an email cannot be discovered: TypeError before any request', async () => {
-    await expect(discoverService('alice@example.com')).rejects.toThrow(TypeError)
+    const seen: string[] = []
+    const fetch = async (input: string | URL | Request) => (seen.push(String(input)), new Response(DID))
+    const resolveTxt = async (host: string) => (seen.push(host), null)
+    await expect(discoverService('alice@example.com', { fetch, resolveTxt })).rejects.toThrow(
+      new TypeError('"service" is required to log in with an email address (only a handle or a DID leads to a PDS)'),
+    )
+    expect(seen).toEqual([])
   })
 
   it.each(['localhost', '127.0.0.1:8080', 'internal.example/admin', 'a b.example', 'alice', 'alice.example.com.', '10.0.0.1', 'host.example?x'])(

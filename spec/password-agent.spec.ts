@@ -1,5 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals'
-import { Client, XrpcResponseError } from '@atproto/lex-client'
+import { Client, XrpcFetchError, XrpcResponseError } from '@atproto/lex-client'
 import { l } from '@atproto/lex-schema'
 import nock from 'nock'
 import { createFetch } from 'ofetch'
@@ -79,11 +79,17 @@ describe('PasswordAgent.login', () => {
 
   it('throws on unexpected failures: network error, 5xx, invalid answer', async () => {
     nock(SERVICE).post('/xrpc/com.atproto.server.createSession').replyWithError('connect ECONNREFUSED')
-    await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toThrow()
+    await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toBeInstanceOf(XrpcFetchError)
     nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(502, xrpcError('UpstreamFailure'))
-    await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toBeInstanceOf(XrpcResponseError)
+    await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toMatchObject({
+      name: 'XrpcResponseError',
+      error: 'UpstreamFailure',
+    })
     nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, { accessJwt: 'x' })
-    await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toThrow()
+    await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toMatchObject({
+      name: 'InvalidSessionResponseError',
+      status: 200,
+    })
     expect(nock.isDone()).toBe(true)
   })
 
@@ -170,6 +176,8 @@ describe('PasswordAgent as a lex-client Agent', () => {
   it('holds requests while onRefreshed runs', async () => {
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
+    let entered!: () => void
+    const hookEntered = new Promise<void>((r) => (entered = r))
     let inHook = false
     const agent = await login()
     const next = sessionData()
@@ -178,6 +186,7 @@ describe('PasswordAgent as a lex-client Agent', () => {
       hooks: {
         async onRefreshed() {
           inHook = true
+          entered()
           await gate
           inHook = false
         },
@@ -190,9 +199,9 @@ describe('PasswordAgent as a lex-client Agent', () => {
       return 'ok'
     })
     const refreshing = slow.refresh()
-    await new Promise((r) => setTimeout(r, 20))
+    await hookEntered
     const request = slow.fetch(`${PDS}/x`)
-    await new Promise((r) => setTimeout(r, 50))
+    await new Promise((r) => setTimeout(r, 50)) // time enough for a request that would not wait to go out
     expect(inHook).toBe(true)
     expect(order).toEqual([])
     release()
@@ -380,7 +389,8 @@ describe('logout and delete', () => {
     await expect(new Client(agent).call(describeRepo, { repo: DID })).rejects.toThrow('Logged out')
     await expect(agent.fetch(`${PDS}/x`)).rejects.toThrow('Logged out')
     await expect(agent.refresh()).rejects.toThrow('Logged out')
-    await agent.logout() // idempotent, no request
+    await agent.logout() // idempotent: no request (none is mocked), no second onDeleted
+    expect(onDeleted).toHaveBeenCalledTimes(1)
   })
 
   it('keeps the session and rejects on a transient failure, calling onDeleteFailure', async () => {
@@ -518,17 +528,32 @@ describe('faults do not poison the agent', () => {
 
   it('lets an aborted request stop waiting without aborting the shared refresh', async () => {
     const agent = await login()
+    const old = agent.session.data
     const next = sessionData()
-    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').delay(200).reply(200, next)
-    nock(PDS).get('/x').times(2).reply(400, xrpcError('ExpiredToken'), JSON_HEADERS).get('/x').reply(200, 'ok')
+    let started!: () => void
+    const refreshStarted = new Promise<void>((r) => (started = r))
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const refresh = nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(async () => {
+      started()
+      await gate
+      return [200, next]
+    })
+    const pds = nock(PDS)
+      .get('/x').matchHeader('authorization', `Bearer ${old.accessJwt}`).reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
+      .get('/x').matchHeader('authorization', `Bearer ${next.accessJwt}`).reply(200, 'ok')
     const ctrl = new AbortController()
     const aborted = agent.fetch(`${PDS}/x`, { signal: ctrl.signal })
-    const patient = agent.fetch(`${PDS}/x`)
-    setTimeout(() => ctrl.abort(), 50)
-    const first = await aborted
+    await refreshStarted // its ExpiredToken started the refresh it now waits for
+    const patient = agent.fetch(`${PDS}/x`) // waits for the same refresh
+    ctrl.abort()
+    const first = await aborted // while the refresh is still held
     expect(first.status).toBe(400)
-    expect((await patient).status).toBe(200)
+    release()
+    expect(await (await patient).text()).toBe('ok')
     expect(agent.session.data).toEqual(next)
+    refresh.done()
+    pds.done()
   })
 })
 
@@ -544,13 +569,18 @@ describe('review fixes', () => {
       },
     })
     nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').times(2).reply(503, xrpcError('ServiceUnavailable'))
-    await expect(agent.refresh()).rejects.toBeInstanceOf(XrpcResponseError)
-    await again
-    nock(SERVICE).post('/xrpc/com.atproto.server.deleteSession').reply(503, xrpcError('ServiceUnavailable'))
+    const failed = await agent.refresh().catch((e: unknown) => e)
+    expect(failed).toBeInstanceOf(XrpcResponseError)
+    expect(again).toBeInstanceOf(Promise) // the hook ran
+    expect(await again).toBe(failed) // and its refresh settled (with the one it ran in)
+    const logouts = nock(SERVICE).post('/xrpc/com.atproto.server.deleteSession').reply(503, xrpcError('ServiceUnavailable'))
       .post('/xrpc/com.atproto.server.deleteSession').reply(200)
+    again = undefined
     await expect(agent.logout()).rejects.toBeInstanceOf(XrpcResponseError)
-    await again
-    expect(agent.destroyed).toBe(true) // the hook's own logout went through
+    expect(again).toBeInstanceOf(Promise)
+    expect(await again).toBeUndefined() // the hook's own logout went through
+    logouts.done()
+    expect(agent.destroyed).toBe(true)
   })
 
   it('a 200 refresh answer that is not a valid session is transient and never carries the tokens', async () => {

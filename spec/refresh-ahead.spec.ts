@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals'
+import { afterEach, describe, expect, it, jest } from '@jest/globals'
 import { jwtExpiry } from '../lib/jwt.ts'
 import { pipeline } from '../lib/fetch.ts'
 import { authHeader } from '../middleware/auth-header.ts'
@@ -87,22 +87,45 @@ describe('refreshAhead', () => {
     const source = new FakeSource(expiringIn(10), () => {
       throw new Error('down')
     })
+    const current = source.session.data.accessJwt
     const { fetch, calls } = recordingFetch(ok)
-    const res = await refreshAhead({ session: source, jitterMs: 0 })(fetch)(`${PDS}/x`)
+    const f = pipeline([refreshAhead({ session: source, jitterMs: 0 }), authHeader({ session: source })], fetch)
+    const res = await f(`${PDS}/x`)
+    expect(source.refreshes).toBe(1) // it was due, and tried
     expect(res.status).toBe(200)
-    expect(calls).toHaveLength(1)
+    expect(calls.map((c) => c.headers.get('authorization'))).toEqual([`Bearer ${current}`])
   })
 
-  it('spreads refresh times with jitter, fixed per token', async () => {
-    const times = new Set<number>()
-    for (let i = 0; i < 20; i++) {
+  describe('jitter', () => {
+    afterEach(() => {
+      jest.restoreAllMocks()
+    })
+
+    // 75 s left, margin 60 s, jitter up to 30 s: a draw below 0.5 waits, one above refreshes now.
+    const send = (source: FakeSource) =>
+      refreshAhead({ session: source, marginMs: 60_000, jitterMs: 30_000 })(recordingFetch(ok).fetch)(`${PDS}/x`)
+
+    it('spreads refresh times: the draw decides whether a token is due', async () => {
+      const random = jest.spyOn(Math, 'random')
+      const early = new FakeSource(expiringIn(75), renew)
+      random.mockReturnValue(0.9) // 60 + 27 s > 75 s: due
+      await send(early)
+      expect(early.refreshes).toBe(1)
+      const late = new FakeSource(expiringIn(75), renew)
+      random.mockReturnValue(0.1) // 60 + 3 s < 75 s: not yet
+      await send(late)
+      expect(late.refreshes).toBe(0)
+    })
+
+    it('draws once per token, so a token that is not due stays so however often it is sent', async () => {
+      const random = jest.spyOn(Math, 'random').mockReturnValue(0.1)
       const source = new FakeSource(expiringIn(75), renew)
-      const { fetch } = recordingFetch(ok)
-      // 75 s left, margin 60 s, jitter up to 30 s: about half refresh now.
-      await refreshAhead({ session: source, marginMs: 60_000, jitterMs: 30_000 })(fetch)(`${PDS}/x`)
-      times.add(source.refreshes)
-    }
-    expect(times).toEqual(new Set([0, 1]))
+      const mw = refreshAhead({ session: source, marginMs: 60_000, jitterMs: 30_000 })(recordingFetch(ok).fetch)
+      await mw(`${PDS}/x`)
+      random.mockReturnValue(0.9) // a fresh draw now would make it due
+      for (let i = 0; i < 3; i++) await mw(`${PDS}/x`)
+      expect(source.refreshes).toBe(0)
+    })
   })
 
   it('validates its options', () => {
