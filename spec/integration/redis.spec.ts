@@ -126,6 +126,7 @@ suite('RedisSessionStore on a real redis-server', () => {
         ok: sum('ok'),
         failed: sum('failed'),
         logouts: sum('deleted'),
+        refreshFailures: sum('refreshFailures'),
         refreshSessionCalls: server.counts.get('com.atproto.server.refreshSession') ?? 0,
         generationsRefreshedTwice: [...server.refreshUses.values()].filter((n) => n > 1).length,
       }
@@ -133,6 +134,7 @@ suite('RedisSessionStore on a real redis-server', () => {
       expect(results.every((r) => r.code === 0)).toBe(true)
       expect(report.logouts).toBe(0)
       expect(report.failed).toBe(0)
+      expect(report.refreshFailures).toBe(0)
       expect(report.generationsRefreshedTwice).toBe(0)
       expect(report.requests).toBeGreaterThan(500)
       expect(report.refreshSessionCalls).toBeGreaterThanOrEqual(4)
