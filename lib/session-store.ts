@@ -26,9 +26,12 @@ export type SessionLock = <T>(key: string, fn: () => Promise<T>) => Promise<T>
 /**
  * Token-generation order: a later access-token `exp` (set by the server) is
  * newer; `refreshedAt` breaks ties and covers tokens without a readable `exp`.
+ * A generation is its refresh token: two refreshes within one second can
+ * return byte-identical access JWTs (the reference PDS signs them
+ * deterministically, without a jti), never the same refresh JWT.
  */
 export function isNewerSession(a: Session, b: Session): boolean {
-  if (a.data.accessJwt === b.data.accessJwt) return false
+  if (a.data.refreshJwt === b.data.refreshJwt) return false
   const ea = jwtExpiry(a.data.accessJwt)
   const eb = jwtExpiry(b.data.accessJwt)
   if (ea !== undefined && eb !== undefined && ea !== eb) return ea > eb

@@ -30,6 +30,16 @@ describe('isNewerSession', () => {
     expect(isNewerSession(a, b)).toBe(false)
     expect(isNewerSession(a, a)).toBe(false)
   })
+
+  it('tells generations apart by the refresh token: two refreshes in one second can carry the same access JWT', () => {
+    // The reference PDS signs deterministically and access tokens carry no jti:
+    // same account, same iat second, same exp → byte-identical access JWTs.
+    const a = session()
+    const b = { ...a, refreshedAt: new Date(Date.parse(a.refreshedAt) + 300).toISOString(), data: { ...a.data, refreshJwt: fakeJwt({ scope: 'com.atproto.refresh', jti: 'next' }) } }
+    expect(isNewerSession(b, a)).toBe(true)
+    expect(isNewerSession(a, b)).toBe(false)
+    expect(isNewerSession(b, { ...b, refreshedAt: a.refreshedAt })).toBe(false) // same generation, whatever its timestamp
+  })
 })
 
 describe('FileSessionStore', () => {
@@ -230,6 +240,16 @@ describe('PasswordAgent with a store', () => {
     scope.done() // and no refreshSession was mocked: none was sent
     expect(agent.session).toEqual(theirs)
     expect(onRefreshed).toHaveBeenCalledWith(theirs)
+  })
+
+  it('adopts the stored next generation even when its access JWT is the same as ours (issued in the same second), instead of spending our refresh token again', async () => {
+    const mine = session()
+    const theirs = { ...mine, refreshedAt: new Date(Date.parse(mine.refreshedAt) + 300).toISOString(), data: { ...mine.data, refreshJwt: fakeJwt({ scope: 'com.atproto.refresh', jti: 'theirs' }) } }
+    const store = new MemorySessionStore(theirs)
+    const agent = new PasswordAgent(mine, { store })
+    // No refreshSession mocked: spending `mine`'s (already rotated) refresh token would fail here.
+    expect(await agent.refresh()).toEqual(theirs)
+    expect(agent.session).toEqual(theirs)
   })
 
   it('keeps working in memory when saving fails, and says so', async () => {
