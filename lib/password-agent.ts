@@ -11,7 +11,7 @@ import { routeToPds } from '../middleware/route-to-pds.ts'
 import { refreshAhead, type RefreshAheadOptions } from '../middleware/refresh-ahead.ts'
 import { accessTokenExpiry } from './jwt.ts'
 import { hasJwtTokens, isDefinitiveRefusal, serviceAgent, SessionHolder, sessionFromServer } from './session-holder.ts'
-import { assertSessionStore, isNewerSession, type SessionLock, type SessionStore } from './session-store.ts'
+import { assertSessionStore, type SessionLock, type SessionStore } from './session-store.ts'
 import { assertSession, checkServiceUrl, type Session, type SessionData } from './session.ts'
 
 /** Options shared by `login`, `resume`, `delete` and the constructor. */
@@ -88,8 +88,8 @@ export type LoginResult =
  * An authenticated AT Protocol agent backed by a password session.
  *
  * It implements lex-client's `Agent` (`new Client(agent)`), and is nothing more
- * than a preset pipeline, `refreshOnExpired → routeToPds → authHeader → fetch`,
- * around a {@link SessionHolder}.
+ * than a preset pipeline, `refreshAhead → refreshOnExpired → routeToPds →
+ * authHeader → fetch`, around a {@link SessionHolder}.
  */
 export class PasswordAgent implements Agent {
   /** The session state the middlewares share; use it to build custom stacks. */
@@ -294,10 +294,10 @@ export class PasswordAgent implements Agent {
       throw new TypeError('"refresh" must be \'always\' or \'if-expired\'')
     }
     assertAgentOptions(agentOptions)
-    const stored = await agentOptions.store?.get()
-    if (stored && stored.data.did === session.data.did && isNewerSession(stored, session)) session = stored
     const agent = new PasswordAgent(session, agentOptions)
-    const expiry = accessTokenExpiry(session)
+    // Another process may have rotated it since it was saved.
+    await agent.sessionHolder.syncFromStore()
+    const expiry = accessTokenExpiry(agent.session)
     if (refresh === 'if-expired' && expiry && expiry.expiresAt > Date.now() + 60_000) return agent
     try {
       await agent.refresh()

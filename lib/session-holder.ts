@@ -184,6 +184,17 @@ export class SessionHolder implements SessionSource {
     await this.#runHook('onRefreshed', this.#session)
   }
 
+  /**
+   * Adopts the store's session if it is a newer generation of this account
+   * (another process refreshed it), running `onRefreshed`. A failed read or a
+   * malformed entry is reported through `onWarning`, never thrown.
+   */
+  syncFromStore(): Promise<void> {
+    return this.#exclusive(async () => {
+      if (this.#session) await this.#adoptFromStore(this.#session)
+    })
+  }
+
   /** Runs `op` after the running refresh/logout; readers wait for the newest one. */
   #exclusive<T>(op: () => Promise<T>): Promise<T> {
     const prev = this.#busy

@@ -290,6 +290,37 @@ describe('PasswordAgent with a store', () => {
     nock.cleanAll()
   })
 
+  it('resume: a store that fails to read, or holds something that is not a Session, is reported and the given session used', async () => {
+    const good = session()
+    const broken = (get: () => Promise<unknown>): SessionStore => ({ get: get as never, set: async () => {}, delete: async () => {} })
+    const cases: [string, SessionStore, RegExp][] = [
+      ['read fails', broken(async () => { throw new Error('EACCES: permission denied') }), /could not read the session store \(EACCES: permission denied\)/],
+      ['not a session', broken(async () => ({})), /not a valid Session.*"stored session\.data" must be an object/],
+      ['bad pdsUrl', broken(async () => ({ ...later(good), pdsUrl: 'ftp://x' })), /not a valid Session.*"stored session\.pdsUrl"/],
+    ]
+    for (const [name, store, warning] of cases) {
+      const warnings: string[] = []
+      const fetch = jest.fn<typeof globalThis.fetch>()
+      const agent = await PasswordAgent.resume(good, { store, fetch, refresh: 'if-expired', hooks: { onWarning: (m) => void warnings.push(m) } })
+      expect([name, agent.session]).toEqual([name, good])
+      expect([name, warnings]).toEqual([name, [expect.stringMatching(warning)]])
+      expect(fetch).not.toHaveBeenCalled()
+    }
+  })
+
+  it('resume adopts a newer stored generation of the same account (running onRefreshed), never another account\'s', async () => {
+    const mine = session()
+    const theirs = later(mine)
+    const onRefreshed = jest.fn()
+    const agent = await PasswordAgent.resume(mine, { store: new MemorySessionStore(theirs), refresh: 'if-expired', hooks: { onRefreshed } })
+    expect(agent.session).toEqual(theirs)
+    expect(onRefreshed).toHaveBeenCalledWith(theirs)
+    const bob = later(session())
+    const other = { ...bob, data: { ...bob.data, did: 'did:plc:bob' } }
+    const agent2 = await PasswordAgent.resume(mine, { store: new MemorySessionStore(other as never), refresh: 'if-expired' })
+    expect(agent2.session).toEqual(mine)
+  })
+
   it("resume with refresh: 'if-expired' makes no request while the token is fresh", async () => {
     const fetch = jest.fn<typeof globalThis.fetch>()
     const agent = await PasswordAgent.resume(session(), { refresh: 'if-expired', fetch })
