@@ -1,7 +1,7 @@
 import { DidResolverCommon } from '@atproto-labs/did-resolver'
 import { AtprotoHandleResolver, type ResolveTxt } from '@atproto-labs/handle-resolver'
 import type { FetchLike } from './fetch.ts'
-import { isDid, pdsEndpoint } from './session.ts'
+import { checkServiceUrl, isDid, pdsEndpoint } from './session.ts'
 
 /** Options for finding an account's PDS from its handle or DID. */
 export type DiscoveryOptions = {
@@ -40,6 +40,7 @@ export async function discoverService(
   identifier: string,
   options: DiscoveryOptions = {},
 ): Promise<{ did: string; service: string }> {
+  assertDiscoveryOptions(options)
   if (typeof identifier !== 'string' || !identifier) {
     throw new TypeError('"identifier" must be a non-empty string')
   }
@@ -73,6 +74,17 @@ export async function discoverService(
   const endpoint = pdsEndpoint(doc, did)
   if (!endpoint.url) throw new DiscoveryError(`no usable PDS for ${did}: ${endpoint.warning}`)
   return { did, service: endpoint.url }
+}
+
+/** Checks {@link DiscoveryOptions} (named as login's `discovery` option) before any lookup. */
+export function assertDiscoveryOptions(options: unknown): asserts options is DiscoveryOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('"discovery" must be an object')
+  const { fetch, plcDirectoryUrl, resolveTxt } = options as DiscoveryOptions
+  if (fetch !== undefined && typeof fetch !== 'function') throw new TypeError('"discovery.fetch" must be a function')
+  if (resolveTxt !== undefined && typeof resolveTxt !== 'function') {
+    throw new TypeError('"discovery.resolveTxt" must be a function')
+  }
+  if (plcDirectoryUrl !== undefined) checkServiceUrl(plcDirectoryUrl, 'discovery.plcDirectoryUrl')
 }
 
 /**

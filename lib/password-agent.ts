@@ -219,6 +219,10 @@ export class PasswordAgent implements Agent {
       throw new TypeError('"allowTakendown" must be a boolean')
     }
     assertAgentOptions(options)
+    // Its fields are checked by discovery itself, before any lookup (it is loaded on demand).
+    if (options.discovery !== undefined && (typeof options.discovery !== 'object' || options.discovery === null)) {
+      throw new TypeError('"discovery" must be an object')
+    }
     const { fetch = globalFetch } = options
     // No service: find the account's PDS from its handle or DID (loaded on demand).
     const service =

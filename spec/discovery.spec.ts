@@ -79,6 +79,26 @@ describe('discoverService', () => {
     },
   )
 
+  it('checks its options with a TypeError naming the field, before any request (also through login)', async () => {
+    const seen: string[] = []
+    const fetch = async (input: string | URL | Request) => (seen.push(String(input)), new Response(DID))
+    const cases: [unknown, TypeError][] = [
+      ['x', new TypeError('"discovery" must be an object')],
+      [{ plcDirectoryUrl: 'not a url' }, new TypeError('"discovery.plcDirectoryUrl" must be an http(s) URL')],
+      [{ plcDirectoryUrl: 'https://user:pw@plc.example' }, new TypeError('"discovery.plcDirectoryUrl" must not contain credentials')],
+      [{ resolveTxt: 'dns' }, new TypeError('"discovery.resolveTxt" must be a function')],
+      [{ fetch: 'nope' }, new TypeError('"discovery.fetch" must be a function')],
+    ]
+    for (const [discovery, error] of cases) {
+      await expect(discoverService(DID, discovery as never)).rejects.toThrow(error)
+    }
+    // login passes its own `fetch` to discovery; the other fields are checked the same way.
+    for (const [discovery, error] of cases.slice(0, 4)) {
+      await expect(PasswordAgent.login({ identifier: DID, password: 'pw', fetch, discovery: discovery as never })).rejects.toThrow(error)
+    }
+    expect(seen).toEqual([])
+  })
+
   it('compares the claimed handle case-insensitively, as handles are', async () => {
     nock('https://alice.example.com').get('/.well-known/atproto-did').reply(200, DID)
     nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc(PDS, 'Alice.Example.COM'))
