@@ -135,13 +135,15 @@ export class SessionHolder implements SessionSource {
     const after: Deferred = []
     const run = this.#exclusive(() => this.#locked(() => this.#doRefresh(seen, after)))
     // Sharers settle with the first caller, once onRefreshFailure / onDeleted
-    // ran; a hook calling refresh() starts a new one (cleared when `run` settles).
-    const done = this.#thenHooks(run, after)
-    this.#refreshing = done
+    // ran. It stops being shared as soon as `run` settles, before those hooks
+    // start (`clear` is registered first): a hook calling refresh() starts a
+    // new one instead of waiting for itself.
     const clear = () => {
       if (this.#refreshing === done) this.#refreshing = null
     }
     run.then(clear, clear)
+    const done = this.#thenHooks(run, after)
+    this.#refreshing = done
     return done
   }
 

@@ -562,17 +562,20 @@ describe('review fixes', () => {
     let again: Promise<unknown> | undefined
     const agent = await login({
       onRefreshFailure() {
-        again = this.refresh().catch((e: unknown) => e)
+        again ??= this.refresh().catch((e: unknown) => e) // once: each failure runs this hook again
       },
       onDeleteFailure() {
         again = this.logout().catch((e: unknown) => e)
       },
     })
-    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').times(2).reply(503, xrpcError('ServiceUnavailable'))
+    const refreshes = nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').times(2).reply(503, xrpcError('ServiceUnavailable'))
     const failed = await agent.refresh().catch((e: unknown) => e)
     expect(failed).toBeInstanceOf(XrpcResponseError)
     expect(again).toBeInstanceOf(Promise) // the hook ran
-    expect(await again).toBe(failed) // and its refresh settled (with the one it ran in)
+    const second = await again // and its refresh was a new one (the first was over), which settled
+    expect(second).toBeInstanceOf(XrpcResponseError)
+    expect(second).not.toBe(failed)
+    refreshes.done()
     const logouts = nock(SERVICE).post('/xrpc/com.atproto.server.deleteSession').reply(503, xrpcError('ServiceUnavailable'))
       .post('/xrpc/com.atproto.server.deleteSession').reply(200)
     again = undefined
@@ -581,6 +584,35 @@ describe('review fixes', () => {
     expect(await again).toBeUndefined() // the hook's own logout went through
     logouts.done()
     expect(agent.destroyed).toBe(true)
+  })
+
+  it('a failure or deletion hook that awaits refresh() does not wait for itself (no hook timeout)', async () => {
+    const reported: unknown[] = []
+    let calls = 0
+    let deletedSaw: unknown
+    const hooks: SessionHooks<PasswordAgent> = {
+      async onRefreshFailure() {
+        if (calls++ === 0) await this.refresh().catch(() => {})
+      },
+      async onDeleted() {
+        deletedSaw = await this.refresh().catch((e: unknown) => e)
+      },
+      onHookError: (err) => void reported.push(err),
+    }
+    nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData())
+    const res = await PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b', hooks, refreshTimeoutMs: 2_000 })
+    if (!res.success) throw res
+    const agent = res.value
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').times(2).reply(503, xrpcError('ServiceUnavailable'))
+    const start = Date.now()
+    await expect(agent.refresh()).rejects.toBeInstanceOf(XrpcResponseError)
+    expect(calls).toBe(2) // the hook's own refresh ran (and failed) too
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(400, xrpcError('ExpiredToken'))
+    await expect(agent.refresh()).rejects.toBeInstanceOf(XrpcResponseError)
+    expect(agent.destroyed).toBe(true)
+    expect(deletedSaw).toBeInstanceOf(LoggedOutError)
+    expect(reported).toEqual([]) // neither hook was cut short by the 2 s hook timeout
+    expect(Date.now() - start).toBeLessThan(2_000)
   })
 
   it('a 200 refresh answer that is not a valid session is transient and never carries the tokens', async () => {
