@@ -2,7 +2,7 @@ import type { Middleware } from '../lib/fetch.ts'
 import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
-import { assertSessionSource, currentFor, peekSession, settled } from './options.ts'
+import { assertSessionSource, currentFor, orAbort, peekSession, settled } from './options.ts'
 
 export type RefreshOnExpiredOptions = {
   /** The session to refresh. */
@@ -62,7 +62,8 @@ export function refreshOnExpired(options: RefreshOnExpiredOptions): Middleware {
       if (!(await isExpiredTokenAnswer(res, maxPeekBytes))) return res
       const signal = inputSignal(input, init)
       if (signal?.aborted) return res
-      const fresh = await untilAborted(session.refresh(seen), signal).catch(() => null)
+      // An aborted request stops waiting (and gets `res`); the refresh goes on for the others.
+      const fresh = await orAbort(session.refresh(seen), signal).catch(() => null)
       if (!fresh || fresh.data.accessJwt === seen.data.accessJwt || signal?.aborted) return res
       await res.body?.cancel().catch(() => {})
       return next(input, init)
@@ -77,17 +78,4 @@ export function refreshOnExpired(options: RefreshOnExpiredOptions): Middleware {
       return currentFor(session, input, init).then((s) => send(s, input, init))
     })
   }
-}
-
-/**
- * Waits for a shared refresh, but lets an aborted request stop waiting
- * without aborting the refresh the other requests share.
- */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | null> {
-  if (!signal) return promise
-  return new Promise<T | null>((resolve, reject) => {
-    const onAbort = () => resolve(null)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
 }
