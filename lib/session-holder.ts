@@ -256,6 +256,9 @@ export class SessionHolder implements SessionSource {
   async #doRefresh(seen: Session | undefined, after: Deferred): Promise<Session> {
     const session = this.#session
     if (!session) throw new LoggedOutError()
+    // By access token, not generation (isNewerSession): the caller needs a token
+    // other than the one it was refused, and a refresh within the same second
+    // can hand back the very same access JWT.
     if (seen && seen.data.accessJwt !== session.data.accessJwt) return session
     const adopted = await this.#adoptFromStore(session)
     if (adopted) return adopted
