@@ -1,6 +1,7 @@
 import { DidResolverCommon } from '@atproto-labs/did-resolver'
 import { AtprotoHandleResolver, type ResolveTxt } from '@atproto-labs/handle-resolver'
 import type { FetchLike } from './fetch.ts'
+import { inputSignal } from './request.ts'
 import { checkServiceUrl, isDid, pdsEndpoint } from './session.ts'
 
 /** Options for finding an account's PDS from its handle or DID. */
@@ -98,7 +99,7 @@ function bounded(fetch: FetchLike): typeof globalThis.fetch {
     const timeout = new AbortController()
     const timer = setTimeout(() => timeout.abort(new DiscoveryError(`no answer within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS)
     ;(timer as { unref?: () => void }).unref?.()
-    const own = init?.signal ?? (input instanceof Request ? input.signal : undefined)
+    const own = inputSignal(input, init)
     const signal = own ? AbortSignal.any([own, timeout.signal]) : timeout.signal
     let res: Response
     try {

@@ -14,6 +14,9 @@ export type FetchLike = (
  */
 export type Middleware = (next: FetchLike) => FetchLike
 
+/** Longest delay `setTimeout` honours; anything above fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
 /**
  * The global `fetch`, looked up on every call (not captured at import time) so
  * that test doubles and polyfills installed later are honoured.

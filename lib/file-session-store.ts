@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { MAX_TIMER_MS } from './fetch.ts'
 import type { Session } from './session.ts'
 import { parseStoredSession, type SessionLock, type SessionStore } from './session-store.ts'
 
@@ -14,7 +15,6 @@ export type FileSessionStoreOptions = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** Longest delay `setTimeout` honours. */
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 /**
  * A session saved as one JSON file (exactly the `Session` object, mode 0600,

@@ -2,7 +2,7 @@ import { XrpcResponseError, xrpcSafe, type Agent } from '@atproto/lex-client'
 import type { DidString } from '@atproto/lex-schema'
 import { InvalidSessionResponseError, LoggedOutError, SessionMismatchError, typedFailure, withoutPayload } from './errors.ts'
 import type { DiscoveryOptions } from './discovery.ts'
-import { globalFetch, pipeline, type FetchLike } from './fetch.ts'
+import { globalFetch, MAX_TIMER_MS, pipeline, type FetchLike } from './fetch.ts'
 import { assertHooks, type SessionHooks } from './hooks.ts'
 import { createAccount, createSession } from './lexicons.ts'
 import { authHeader } from '../middleware/auth-header.ts'
@@ -377,7 +377,7 @@ function assertAgentOptions(options: unknown): asserts options is PasswordAgentO
   }
   if (
     refreshTimeoutMs !== undefined &&
-    !(typeof refreshTimeoutMs === 'number' && refreshTimeoutMs > 0 && refreshTimeoutMs <= 2 ** 31 - 1)
+    !(typeof refreshTimeoutMs === 'number' && refreshTimeoutMs > 0 && refreshTimeoutMs <= MAX_TIMER_MS)
   ) {
     throw new TypeError('"refreshTimeoutMs" must be a positive number of milliseconds')
   }

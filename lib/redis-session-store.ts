@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from './fetch.ts'
 import type { Session } from './session.ts'
 import { parseStoredSession, type SessionLock, type SessionStore } from './session-store.ts'
 
@@ -30,7 +31,7 @@ const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** Longest `lockTtlMs` (and `acquireTimeoutMs`) whose renewal timer, a third of it, Node honours. */
-const MAX_TTL_MS = 3 * (2 ** 31 - 1)
+const MAX_TTL_MS = 3 * MAX_TIMER_MS
 
 /**
  * One account's session in Redis, shared by every worker on every host: the

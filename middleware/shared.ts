@@ -1,7 +1,5 @@
+import { MAX_TIMER_MS } from '../lib/fetch.ts'
 import { inputUrl, xrpcMethod } from '../lib/request.ts'
-
-/** Longest delay `setTimeout` honours; anything above fires at once. */
-export const MAX_TIMER_MS = 2 ** 31 - 1
 
 /**
  * Checks an optional millisecond option, naming the factory and the option in
