@@ -118,20 +118,25 @@ const stubDiscovery: Plugin = {
   },
 }
 
+/** What every measured build shares: `contents` as the entry, one minified ESM build for the browser, in memory. */
+const buildOptions = (contents: string) => ({
+  stdin: { contents, resolveDir: root, loader: 'ts' as const, sourcefile: 'entry.ts' },
+  absWorkingDir: root,
+  bundle: true,
+  minify: true,
+  platform: 'browser' as const,
+  format: 'esm' as const,
+  write: false as const,
+  metafile: true as const,
+  conditions: ['lex-password-agent-source'],
+  logLevel: 'silent' as const,
+})
+
 async function bundle(contents: string, plugins: Plugin[] = [], sourcemap = false): Promise<Size> {
   const result = await build({
-    stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: 'entry.ts' },
-    absWorkingDir: root,
+    ...buildOptions(contents),
     // Not written (write: false); the name only places the map's sources relative to root.
     ...(sourcemap && { sourcemap: 'external' as const, outfile: `${root}bundle.js` }),
-    bundle: true,
-    minify: true,
-    platform: 'browser',
-    format: 'esm',
-    write: false,
-    metafile: true,
-    conditions: ['lex-password-agent-source'],
-    logLevel: 'silent',
     plugins,
   })
   const file = result.outputFiles.find((f) => !f.path.endsWith('.map'))!
@@ -164,18 +169,9 @@ async function bundle(contents: string, plugins: Plugin[] = [], sourcemap = fals
  */
 async function split(contents: string) {
   const result = await build({
-    stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: 'entry.ts' },
-    absWorkingDir: root,
-    bundle: true,
+    ...buildOptions(contents),
     splitting: true,
     outdir: `${root}split`, // not written (write: false)
-    minify: true,
-    platform: 'browser',
-    format: 'esm',
-    write: false,
-    metafile: true,
-    conditions: ['lex-password-agent-source'],
-    logLevel: 'silent',
   })
   const outputs = result.metafile.outputs
   const eager = new Set<string>()
