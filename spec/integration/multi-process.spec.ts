@@ -7,6 +7,7 @@ import { FileSessionStore } from '../../lib/file-session-store.ts'
 import { PasswordAgent } from '../../lib/password-agent.ts'
 import { startMockEntryway, type MockEntryway } from '../helpers/mock-entryway.ts'
 import { startPds, type TestPds } from '../helpers/pds.ts'
+import { totals, type WorkerCounts } from '../helpers/worker-totals.ts'
 
 // 8 Node processes share one saved session through FileSessionStore and hammer
 // a loopback entryway whose access tokens live 1.5 s and whose refresh tokens
@@ -29,7 +30,7 @@ afterAll(async () => {
 })
 
 function worker(storeFile: string, extra: Record<string, string> = {}) {
-  return new Promise<Record<string, number> & { statuses: Record<string, number>; refreshTokensSpent: string[] }>((resolve, reject) => {
+  return new Promise<WorkerCounts>((resolve, reject) => {
     execFile(
       process.execPath,
       ['--conditions=lex-password-agent-source', 'spec/integration/fixtures/store-worker.ts'],
@@ -38,26 +39,6 @@ function worker(storeFile: string, extra: Record<string, string> = {}) {
     )
   })
 }
-
-type WorkerCounts = Awaited<ReturnType<typeof worker>>
-
-/** The workers' counts added up (refreshSessionCalls as the workers saw them). */
-function totals(results: WorkerCounts[]) {
-  const sum = (k: string) => results.reduce((a, r) => a + (r[k] as number), 0)
-  return {
-    workers: results.length,
-    requests: sum('requests'),
-    ok: sum('ok'),
-    failed: sum('failed'),
-    logouts: sum('deleted'),
-    refreshFailures: sum('refreshFailures'),
-    refreshSessionCalls: sum('refreshSessionCalls'),
-    /** Refresh tokens (by digest) spent by more than one refreshSession, across all workers. */
-    generationsRefreshedTwice: duplicates(results.flatMap((r) => r.refreshTokensSpent)).length,
-  }
-}
-
-const duplicates = (xs: string[]) => [...new Set(xs.filter((x, i) => xs.indexOf(x) !== i))]
 
 describe('8 processes sharing one file store', () => {
   it('never log out, refresh each token generation at most once, and leave the newest session in the file', async () => {

@@ -7,6 +7,7 @@ import { RedisSessionStore } from '../../lib/redis-session-store.ts'
 import { session } from '../helpers/fixtures.ts'
 import { startMockEntryway, type MockEntryway } from '../helpers/mock-entryway.ts'
 import { redisUnavailableReason, startRedis, type TestRedis } from '../helpers/redis.ts'
+import { totals, type WorkerCounts } from '../helpers/worker-totals.ts'
 
 // RedisSessionStore against a real redis-server (127.0.0.1, random port, no
 // persistence), and the multi-worker proof: 8 processes, one shared session.
@@ -15,9 +16,8 @@ const skip = redisUnavailableReason()
 if (skip) console.warn(`redis suite SKIPPED: ${skip}`)
 const suite = skip ? describe.skip : describe
 
-type Counts = Record<string, number> & { statuses: Record<string, number> }
 function worker(env: Record<string, string>) {
-  return new Promise<{ code: number | null; signal: string | null; counts?: Counts; stdout: string }>((resolve) => {
+  return new Promise<{ code: number | null; signal: string | null; counts?: WorkerCounts; stdout: string }>((resolve) => {
     const child = execFile(
       process.execPath,
       ['--conditions=lex-password-agent-source', 'spec/integration/fixtures/store-worker.ts'],
@@ -118,16 +118,9 @@ suite('RedisSessionStore on a real redis-server', () => {
       // The dead worker's lock is still there; the fleet must carry on once it expires.
       expect(await client.exists(`t4:lock:lex-password-agent:${server.did}`)).toBe(1)
       const results = await Promise.all(Array.from({ length: 8 }, () => worker(env)))
-      const counts = results.map((r) => r.counts!)
-      const sum = (k: string) => counts.reduce((a, c) => a + (c[k] as number), 0)
       const report = {
-        workers: 8,
-        requests: sum('requests'),
-        ok: sum('ok'),
-        failed: sum('failed'),
-        logouts: sum('deleted'),
-        refreshFailures: sum('refreshFailures'),
-        refreshSessionCalls: server.counts.get('com.atproto.server.refreshSession') ?? 0,
+        ...totals(results.map((r) => r.counts!)),
+        refreshSessionCalls: server.counts.get('com.atproto.server.refreshSession') ?? 0, // as the server counted them
         generationsRefreshedTwice: [...server.refreshUses.values()].filter((n) => n > 1).length,
       }
       console.log(`redis multi-worker: ${JSON.stringify(report)}`)
