@@ -5,6 +5,7 @@ import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import nock from 'nock'
+import { HOST_TAG } from '../lib/file-lock.ts'
 import { FileSessionStore } from '../lib/file-session-store.ts'
 import { RedisSessionStore, type RedisLike } from '../lib/redis-session-store.ts'
 import { PasswordAgent } from '../lib/password-agent.ts'
@@ -16,6 +17,20 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lpa-store-'))
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
 let n = 0
 const tmpFile = () => path.join(dir, `s${++n}`, 'session.json')
+/** Writes lock generation `n` of a file store as a holder (or anyone) would; returns its path. */
+const writeGeneration = (store: FileSessionStore, n: number, content: object | string) => {
+  const file = path.join(`${store.file}.locks`, String(n))
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content))
+  return file
+}
+/** The lock generations of a file store, oldest first, parsed. */
+const generations = (store: FileSessionStore) =>
+  fs
+    .readdirSync(`${store.file}.locks`)
+    .filter((name) => /^\d+$/.test(name))
+    .sort((a, b) => Number(a) - Number(b))
+    .map((name) => JSON.parse(fs.readFileSync(path.join(`${store.file}.locks`, name), 'utf8')))
 const later = (s: Session, expInS = 7200): Session => ({
   ...s,
   refreshedAt: new Date(Date.parse(s.refreshedAt) + 1000).toISOString(),
@@ -86,50 +101,94 @@ describe('FileSessionStore', () => {
         i === 3 ? { status: 'rejected', reason: new Error('boom') } : { status: 'fulfilled', value: i },
       ),
     )
-    expect(fs.existsSync(`${store.file}.lock`)).toBe(false)
+    // Released: the newest generation is a release mark, and only it is left.
+    expect(generations(store)).toEqual([{ free: true }])
   })
 
   it('takes over a lock whose holder died', async () => {
     const store = new FileSessionStore(tmpFile())
-    fs.mkdirSync(path.dirname(store.file), { recursive: true })
     // A pid that is certainly gone: a child that already exited.
     const dead = spawnSync(process.execPath, ['-e', '0']).pid
-    fs.writeFileSync(`${store.file}.lock`, JSON.stringify({ pid: dead, token: 'x' }))
+    writeGeneration(store, 0, { pid: dead, host: os.hostname(), token: 'x' })
+    await expect(store.lock('k', async () => 'got it')).resolves.toBe('got it')
+  })
+
+  it('takes over at once an empty or garbled lock, which no live holder leaves (it appears with its content)', async () => {
+    for (const content of ['', '{"pid":', 'garbage', '{}']) {
+      const store = new FileSessionStore(tmpFile(), { acquireTimeoutMs: 2_000 })
+      writeGeneration(store, 0, content)
+      const started = Date.now()
+      await expect(store.lock('k', async () => 'got it')).resolves.toBe('got it')
+      expect(Date.now() - started).toBeLessThan(2_000)
+    }
+  })
+
+  it("ignores 0.1's <file>.lock, even an empty one left by a holder killed before writing its pid", async () => {
+    const store = new FileSessionStore(tmpFile(), { acquireTimeoutMs: 2_000 })
+    fs.mkdirSync(path.dirname(store.file), { recursive: true })
+    fs.writeFileSync(`${store.file}.lock`, '')
     await expect(store.lock('k', async () => 'got it')).resolves.toBe('got it')
   })
 
   it("trusts a lock's pid only on its own host: a live holder in another container is not taken over", async () => {
     const store = new FileSessionStore(tmpFile(), { acquireTimeoutMs: 150, staleMs: 60_000 })
-    fs.mkdirSync(path.dirname(store.file), { recursive: true })
     // A pid that is gone here, but the lock was written on another host (another pid namespace).
     const dead = spawnSync(process.execPath, ['-e', '0']).pid
-    fs.writeFileSync(`${store.file}.lock`, JSON.stringify({ pid: dead, host: `not-${os.hostname()}`, token: 'x' }))
+    writeGeneration(store, 0, { pid: dead, host: `not-${os.hostname()}`, token: 'x' })
     await expect(store.lock('k', async () => 'stolen')).rejects.toThrow(/timed out waiting for the session lock/)
     // Ours names our host.
-    fs.rmSync(`${store.file}.lock`)
-    const held = await store.lock('k', async () => JSON.parse(fs.readFileSync(`${store.file}.lock`, 'utf8')))
-    expect(held).toMatchObject({ pid: process.pid, host: os.hostname() })
+    fs.rmSync(`${store.file}.locks`, { recursive: true })
+    const held = await store.lock('k', async () => generations(store))
+    expect(held).toEqual([{ pid: process.pid, host: os.hostname(), token: expect.any(String) }])
   })
 
   it('takes over a lock nobody touched for staleMs, and does not remove a lock it does not own', async () => {
     const store = new FileSessionStore(tmpFile(), { staleMs: 200 })
-    fs.mkdirSync(path.dirname(store.file), { recursive: true })
-    const lockFile = `${store.file}.lock`
-    fs.writeFileSync(lockFile, JSON.stringify({ pid: process.ppid, token: 'someone' }))
+    const file = writeGeneration(store, 0, { pid: process.ppid, host: os.hostname(), token: 'someone' })
     const old = new Date(Date.now() - 10_000)
-    fs.utimesSync(lockFile, old, old)
+    fs.utimesSync(file, old, old)
     await store.lock('k', async () => {
-      // Someone steals it while we hold it: our release must leave theirs alone.
-      fs.writeFileSync(lockFile, JSON.stringify({ pid: process.ppid, token: 'thief' }))
+      // Someone takes over while we hold it (we went silent): our release must leave theirs alone.
+      writeGeneration(store, 2, { pid: process.ppid, host: os.hostname(), token: 'thief' })
     })
-    expect(JSON.parse(fs.readFileSync(lockFile, 'utf8')).token).toBe('thief')
+    expect(generations(store).at(-1)).toEqual({ pid: process.ppid, host: os.hostname(), token: 'thief' })
   })
 
   it('gives up after acquireTimeoutMs on a live lock', async () => {
     const store = new FileSessionStore(tmpFile(), { acquireTimeoutMs: 150, staleMs: 60_000 })
-    fs.mkdirSync(path.dirname(store.file), { recursive: true })
-    fs.writeFileSync(`${store.file}.lock`, JSON.stringify({ pid: process.ppid, token: 'busy' }))
+    writeGeneration(store, 0, { pid: process.ppid, host: os.hostname(), token: 'busy' })
     await expect(store.lock('k', async () => 1)).rejects.toThrow(/timed out waiting for the session lock/)
+  })
+
+  it('removes the temp files (a session each) of writers killed mid-write on the next write or lock', async () => {
+    const store = new FileSessionStore(tmpFile())
+    const dir = path.dirname(store.file)
+    fs.mkdirSync(dir, { recursive: true })
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid
+    const uuid = () => crypto.randomUUID()
+    const deadTemps = [
+      `session.json.${dead}.${HOST_TAG}.${uuid()}.tmp`,
+      `session.json.${dead}.${uuid()}.tmp`, // 0.1's name, which had no host
+    ]
+    const keep = [
+      `session.json.${process.ppid}.${HOST_TAG}.${uuid()}.tmp`, // a live writer's
+      `session.json.${dead}.00000000.${uuid()}.tmp`, // another host's: its pid is not ours to judge
+      'other.json',
+    ]
+    for (const name of [...deadTemps, ...keep]) fs.writeFileSync(path.join(dir, name), 'x')
+    await store.set(session())
+    expect(fs.readdirSync(dir).sort()).toEqual([...keep, 'session.json'].sort())
+
+    // The lock's own temp files (a killed claimant's) go on the next lock.
+    const lockTemp = path.join(`${store.file}.locks`, `tmp.${dead}.${HOST_TAG}.${uuid()}.tmp`)
+    fs.mkdirSync(path.dirname(lockTemp), { recursive: true })
+    fs.writeFileSync(lockTemp, 'x')
+    const leftover = path.join(dir, deadTemps[0]!)
+    fs.writeFileSync(leftover, 'x')
+    await store.lock('k', async () => {
+      expect(fs.existsSync(leftover)).toBe(false)
+    })
+    expect(fs.existsSync(lockTemp)).toBe(false)
   })
 
   it('validates its options', () => {

@@ -1,0 +1,206 @@
+import { createHash, randomUUID } from 'node:crypto'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+
+export type FileLockOptions = {
+  /** A holder whose file went untouched this long is taken over even if its pid looks alive (default 30 000). */
+  staleMs?: number
+  /** Give up acquiring after this long (default 120 000). */
+  acquireTimeoutMs?: number
+  /**
+   * Test seam: awaited between the steps of an acquisition, so a spec can
+   * force the interleavings that break non-atomic takeovers.
+   */
+  step?: (name: 'judged' | 'claimed', generation: number) => unknown
+}
+
+/** What a generation file holds: its holder, or the mark a holder left on release. */
+type Holder = { pid: number; host: string; token: string } | { free: true }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const HOST = os.hostname()
+/** Tags temp files with their writer's host, so only writers of this host are judged by pid. */
+export const HOST_TAG = createHash('sha256').update(HOST).digest('hex').slice(0, 8)
+
+/**
+ * A cross-process lock for processes of one host on a local file system (not
+ * NFS), that survives holders killed at any instruction.
+ *
+ * The lock is a directory of numbered generations. The highest number is the
+ * lock's state: a holder (pid, host, random token) or a release mark. To take
+ * the lock, a process judges the highest generation N free (released, holder
+ * dead, unreadable, or untouched for `staleMs`) and *creates* N+1 with
+ * `link()`, which fails if the name exists: of several waiters judging the
+ * same N, exactly one gets N+1. Nothing live is ever renamed or removed; only
+ * generations below the highest are deleted, and a claim that finds a higher
+ * generation after it (made from a judgement that went stale while it waited)
+ * withdraws. The file appears with its content (written to a temp file, then
+ * linked), so an empty or garbled generation was written by no live holder.
+ */
+export class FileLock {
+  readonly dir: string
+  readonly #staleMs: number
+  readonly #acquireTimeoutMs: number
+  readonly #step: FileLockOptions['step']
+
+  constructor(dir: string, options: FileLockOptions = {}) {
+    this.dir = dir
+    this.#staleMs = options.staleMs ?? 30_000
+    this.#acquireTimeoutMs = options.acquireTimeoutMs ?? 120_000
+    this.#step = options.step
+  }
+
+  /** Runs `fn` while holding the lock; released when it settles. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const token = randomUUID()
+    const held = await this.#acquire(token)
+    const file = this.#path(held)
+    const keepAlive = setInterval(() => {
+      const now = new Date()
+      fs.utimes(file, now, now).catch(() => {})
+    }, Math.max(50, this.#staleMs / 3))
+    ;(keepAlive as { unref?: () => void }).unref?.()
+    try {
+      return await fn()
+    } finally {
+      clearInterval(keepAlive)
+      // Release by creating the next generation as a free mark: the highest
+      // number never goes down, so no stale judgement of ours can come true.
+      // If it exists, someone took the lock over from us (we went silent). If
+      // the release fails (EIO), our file stops being touched: taken over after staleMs.
+      await this.#create(held + 1, { free: true })
+        .then((released) => (released ? fs.rm(file, { force: true }) : undefined))
+        .catch(() => {})
+    }
+  }
+
+  async #acquire(token: string): Promise<number> {
+    const deadline = Date.now() + this.#acquireTimeoutMs
+    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 })
+    await removeDeadTemps(this.dir, 'tmp')
+    for (let attempt = 0; ; attempt++) {
+      const top = await this.#top()
+      if (top === undefined || (await this.#isFree(top))) {
+        const next = (top ?? -1) + 1
+        await this.#step?.('judged', next)
+        if (await this.#create(next, { pid: process.pid, host: HOST, token })) {
+          await this.#step?.('claimed', next)
+          const now = await this.#top()
+          if (now === next) {
+            await this.#removeBelow(next)
+            return next
+          }
+          // A higher generation exists: our judgement was overtaken while we
+          // waited, and `next` had been freed and cleaned up. Withdraw.
+          await fs.rm(this.#path(next), { force: true })
+        }
+        continue
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for the session lock ${this.dir}`)
+      await sleep(Math.min(100, 5 + attempt * 5) * (0.5 + Math.random()))
+    }
+  }
+
+  /** The highest generation, or `undefined` when there is none. */
+  async #top(): Promise<number | undefined> {
+    let top: number | undefined
+    for (const name of await fs.readdir(this.dir)) {
+      if (!/^\d+$/.test(name)) continue
+      const n = Number(name)
+      if (top === undefined || n > top) top = n
+    }
+    return top
+  }
+
+  /** Whether generation `n` may be succeeded. A file that vanished was superseded: look again. */
+  async #isFree(n: number): Promise<boolean> {
+    let text: string
+    let mtimeMs: number
+    try {
+      const file = this.#path(n)
+      ;[text, { mtimeMs }] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)])
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+      throw err
+    }
+    const holder = parseHolder(text)
+    if (!holder || 'free' in holder) return true
+    if (Date.now() - mtimeMs > this.#staleMs) return true
+    // A pid means something only in its own pid namespace: another host's (or
+    // container's) holder is judged by staleness alone.
+    return holder.host === HOST && holder.pid !== process.pid && !isAlive(holder.pid)
+  }
+
+  /** Creates generation `n` with its content in place, or returns false if it exists. */
+  async #create(n: number, holder: Holder): Promise<boolean> {
+    const tmp = path.join(this.dir, tempName('tmp'))
+    await fs.writeFile(tmp, JSON.stringify(holder), { flag: 'wx', mode: 0o600 })
+    try {
+      await fs.link(tmp, this.#path(n))
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw err
+    } finally {
+      await fs.rm(tmp, { force: true })
+    }
+  }
+
+  /** Generations below the highest are past: nobody holds or judges them any more. */
+  async #removeBelow(n: number): Promise<void> {
+    for (const name of await fs.readdir(this.dir)) {
+      if (/^\d+$/.test(name) && Number(name) < n) await fs.rm(this.#path(Number(name)), { force: true })
+    }
+  }
+
+  #path(n: number): string {
+    return path.join(this.dir, String(n))
+  }
+}
+
+function parseHolder(text: string): Holder | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<{ pid: unknown; host: unknown; token: unknown; free: unknown }>
+    if (value?.free === true) return { free: true }
+    const { pid, host, token } = value ?? {}
+    if (typeof pid === 'number' && typeof host === 'string' && typeof token === 'string') return { pid, host, token }
+  } catch {}
+  return undefined
+}
+
+/** `<prefix>.<pid>.<host tag>.<random>.tmp`: who wrote it, to tell a dead writer's leftovers. */
+export function tempName(prefix: string): string {
+  return `${prefix}.${process.pid}.${HOST_TAG}.${randomUUID()}.tmp`
+}
+
+/**
+ * Removes temp files (see {@link tempName}) in `dir` starting with `prefix.`
+ * whose writer was a process of this host that is gone: a writer killed
+ * between creating and renaming one leaves it behind, session and all.
+ */
+export async function removeDeadTemps(dir: string, prefix: string): Promise<void> {
+  let names: string[]
+  try {
+    names = await fs.readdir(dir)
+  } catch {
+    return
+  }
+  // Also 0.1's `<file>.<pid>.<uuid>.tmp`, which named no host.
+  const ours = new RegExp(`^${escapeRegExp(prefix)}\\.(\\d+)(?:\\.${HOST_TAG})?\\.[0-9a-f-]{36}\\.tmp$`)
+  for (const name of names) {
+    const pid = Number(ours.exec(name)?.[1])
+    if (pid && pid !== process.pid && !isAlive(pid)) await fs.rm(path.join(dir, name), { force: true })
+  }
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
