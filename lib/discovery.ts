@@ -1,6 +1,7 @@
 import { DidResolverCommon } from '@atproto-labs/did-resolver'
 import { AtprotoHandleResolver, type ResolveTxt } from '@atproto-labs/handle-resolver'
 import type { FetchLike } from './fetch.ts'
+import { limitBody } from './limit-body.ts'
 import { inputSignal } from './request.ts'
 import { checkServiceUrl, isDid, pdsEndpoint } from './session.ts'
 
@@ -109,45 +110,7 @@ function bounded(fetch: FetchLike): typeof globalThis.fetch {
       throw err
     }
     const tooLarge = () => new DiscoveryError(`answer larger than ${MAX_ANSWER_BYTES} bytes`)
-    if (!res.body) {
-      clearTimeout(timer)
-      return res
-    }
-    if (Number(res.headers.get('content-length')) > MAX_ANSWER_BYTES) {
-      clearTimeout(timer)
-      await res.body.cancel().catch(() => {})
-      throw tooLarge()
-    }
-    const reader = res.body.getReader()
-    let size = 0
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read()
-          if (done) {
-            clearTimeout(timer)
-            controller.close()
-            return
-          }
-          size += value.byteLength
-          if (size > MAX_ANSWER_BYTES) {
-            clearTimeout(timer)
-            reader.cancel().catch(() => {})
-            controller.error(tooLarge())
-            return
-          }
-          controller.enqueue(value)
-        } catch (err) {
-          clearTimeout(timer)
-          controller.error(err)
-        }
-      },
-      cancel(reason) {
-        clearTimeout(timer)
-        return reader.cancel(reason)
-      },
-    })
-    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers })
+    return limitBody(res, MAX_ANSWER_BYTES, tooLarge, () => clearTimeout(timer))
   }
 }
 

@@ -86,12 +86,31 @@ export class InvalidSessionResponseError extends Error {
 }
 
 /**
+ * A session call's answer was larger than the agent's `maxSessionAnswerBytes`:
+ * refused by its `Content-Length`, or cut off once that many bytes were read.
+ * An invalid answer like any other (transient: the session is kept).
+ */
+export class SessionAnswerTooLargeError extends InvalidSessionResponseError {
+  override name = 'SessionAnswerTooLargeError'
+  /** The limit the answer passed. */
+  readonly maxBytes: number
+  constructor(status: number, maxBytes: number) {
+    super(status)
+    this.message = `the server's answer is larger than ${maxBytes} bytes (HTTP ${status})`
+    this.maxBytes = maxBytes
+  }
+}
+
+/**
  * A 200 whose body failed the schema check comes back from lex-client with
  * that body (new tokens!) in its payload: pass on an
  * {@link InvalidSessionResponseError} instead, so no hook, log or thrown value
- * ever holds them. Other errors pass through.
+ * ever holds them. An answer cut off for its size comes back wrapped (as a
+ * fetch error when refused by its `Content-Length`, as an invalid answer when
+ * cut off mid-body): pass on the size error itself. Other errors pass through.
  */
 export function withoutPayload(error: Error): Error {
+  if (error.cause instanceof SessionAnswerTooLargeError) return error.cause
   if (!(error instanceof XrpcInvalidResponseError)) return error
   return new InvalidSessionResponseError(error.response.status)
 }

@@ -4,6 +4,7 @@ export {
   InvalidSessionResponseError,
   LoggedOutError,
   RateLimitedError,
+  SessionAnswerTooLargeError,
   SessionMismatchError,
   SessionTimeoutError,
 } from './errors.ts'

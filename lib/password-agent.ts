@@ -26,6 +26,12 @@ export type PasswordAgentOptions = {
   /** Give up on a refresh or logout after this many ms (default 30 000). */
   refreshTimeoutMs?: number
   /**
+   * Most bytes read from one answer to createSession, refreshSession,
+   * getSession or deleteSession (default 1 MiB). A larger one is not read:
+   * it fails as a `SessionAnswerTooLargeError` (an `InvalidSessionResponseError`).
+   */
+  maxSessionAnswerBytes?: number
+  /**
    * After a transient refresh failure, requests do not trigger another refresh
    * for `minMs` (default 1 000), doubling per failure in a row up to `maxMs`
    * (default 60 000). `agent.refresh()` always tries.
@@ -110,6 +116,7 @@ export class PasswordAgent implements Agent {
       hooks: options.hooks,
       thisArg: this,
       timeoutMs: options.refreshTimeoutMs,
+      maxAnswerBytes: options.maxSessionAnswerBytes,
       backoff: options.refreshBackoff,
       store: options.store,
       lock: options.lock,
@@ -229,7 +236,7 @@ export class PasswordAgent implements Agent {
       options.service !== undefined
         ? String(options.service)
         : (await import('./discovery.ts')).discoverService(options.identifier, { ...options.discovery, fetch }).then((d) => d.service)
-    const res = await xrpcSafe(serviceAgent(await service, fetch), createSession, {
+    const res = await xrpcSafe(serviceAgent(await service, fetch, options.maxSessionAnswerBytes), createSession, {
       body: {
         identifier: options.identifier,
         password: options.password,
@@ -259,7 +266,7 @@ export class PasswordAgent implements Agent {
     checkServiceUrl(options.service, 'service')
     assertAgentOptions(options)
     const service = String(options.service)
-    const res = await xrpcSafe(serviceAgent(service, options.fetch ?? globalFetch), createAccount, {
+    const res = await xrpcSafe(serviceAgent(service, options.fetch ?? globalFetch, options.maxSessionAnswerBytes), createAccount, {
       body: input as never,
       signal: AbortSignal.timeout(options.refreshTimeoutMs ?? 30_000),
     })
@@ -351,8 +358,8 @@ export class PasswordAgent implements Agent {
 
 /** The agent's own options out of login-style options (no credentials). */
 function agentOptionsOf(options: PasswordAgentOptions): PasswordAgentOptions {
-  const { hooks, fetch, refreshTimeoutMs, refreshBackoff, refreshAhead, store, lock } = options
-  return { hooks, fetch, refreshTimeoutMs, refreshBackoff, refreshAhead, store, lock }
+  const { hooks, fetch, refreshTimeoutMs, maxSessionAnswerBytes, refreshBackoff, refreshAhead, store, lock } = options
+  return { hooks, fetch, refreshTimeoutMs, maxSessionAnswerBytes, refreshBackoff, refreshAhead, store, lock }
 }
 
 function assertNonEmptyString(value: unknown, field: string): asserts value is string {
@@ -365,7 +372,7 @@ function assertAgentOptions(options: unknown): asserts options is PasswordAgentO
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('options must be an object')
   }
-  const { hooks, fetch, refreshTimeoutMs, refreshBackoff, store, lock, refreshAhead } = options as PasswordAgentOptions
+  const { hooks, fetch, refreshTimeoutMs, maxSessionAnswerBytes, refreshBackoff, store, lock, refreshAhead } = options as PasswordAgentOptions
   assertHooks(hooks)
   assertSessionStore(store)
   if (lock !== undefined && typeof lock !== 'function') throw new TypeError('"lock" must be a function')
@@ -380,6 +387,9 @@ function assertAgentOptions(options: unknown): asserts options is PasswordAgentO
     !(typeof refreshTimeoutMs === 'number' && refreshTimeoutMs > 0 && refreshTimeoutMs <= MAX_TIMER_MS)
   ) {
     throw new TypeError('"refreshTimeoutMs" must be a positive number of milliseconds')
+  }
+  if (maxSessionAnswerBytes !== undefined && !(Number.isSafeInteger(maxSessionAnswerBytes) && maxSessionAnswerBytes > 0)) {
+    throw new TypeError('"maxSessionAnswerBytes" must be a positive whole number of bytes')
   }
   if (refreshBackoff !== undefined) {
     if (typeof refreshBackoff !== 'object' || refreshBackoff === null) {

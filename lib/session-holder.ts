@@ -1,8 +1,9 @@
 import { XrpcResponseError, xrpcSafe, type Agent, type XrpcFailure } from '@atproto/lex-client'
-import { InvalidSessionResponseError, LoggedOutError, rateLimitReset, SessionMismatchError, SessionTimeoutError, withoutPayload } from './errors.ts'
+import { InvalidSessionResponseError, LoggedOutError, rateLimitReset, SessionAnswerTooLargeError, SessionMismatchError, SessionTimeoutError, withoutPayload } from './errors.ts'
 import { globalFetch, type FetchLike } from './fetch.ts'
 import type { HookName, SessionHooks } from './hooks.ts'
 import { deleteSession, getSession, refreshSession } from './lexicons.ts'
+import { limitBody } from './limit-body.ts'
 import { assertSession, isJwtShaped, pdsEndpoint, type Session, type SessionData } from './session.ts'
 import { isNewerSession, type SessionLock, type SessionStore } from './session-store.ts'
 
@@ -35,6 +36,8 @@ export type SessionHolderOptions = {
   thisArg?: unknown
   /** Give up on a refresh or logout after this many ms (default 30 000). */
   timeoutMs?: number
+  /** Most bytes read from one session answer (default {@link MAX_SESSION_ANSWER_BYTES}). */
+  maxAnswerBytes?: number
   /**
    * After a transient refresh failure, automatic refreshes (from requests) are
    * not retried for this long, doubling per consecutive failure up to
@@ -51,6 +54,13 @@ export type SessionHolderOptions = {
   /** Cross-process lock (default: `store.lock`, else none). */
   lock?: SessionLock
 }
+
+/**
+ * Default most bytes read from one session answer. A session with its DID
+ * document is a few KiB; the limit only has to stop a hostile or broken server
+ * from filling memory.
+ */
+export const MAX_SESSION_ANSWER_BYTES = 1024 * 1024
 
 /** Server answers that end a session for good (anything else is transient). */
 const DEFINITIVE_ERRORS = new Set(['ExpiredToken', 'InvalidToken', 'AccountTakedown'])
@@ -101,7 +111,7 @@ export class SessionHolder implements SessionSource {
     this.#backoff = { minMs: 1000, maxMs: 60_000, ...options.backoff }
     this.#store = options.store
     this.#lock = options.lock ?? options.store?.lock ?? ((_key, fn) => fn())
-    this.#service = serviceAgent(session.service, this.#fetch)
+    this.#service = serviceAgent(session.service, this.#fetch, options.maxAnswerBytes)
   }
 
   /** The current session without waiting, or `null` once destroyed. */
@@ -416,10 +426,18 @@ export class SessionHolder implements SessionSource {
 
 /**
  * A lex-client Agent for the session methods on `service`. They carry a
- * password or a token, so they go there and nowhere else: no redirects.
+ * password or a token, so they go there and nowhere else: no redirects. An
+ * answer larger than `maxBytes` is not read (see {@link limitBody}); lex-client
+ * hands the {@link SessionAnswerTooLargeError} back wrapped, and
+ * `withoutPayload` unwraps it.
  */
-export function serviceAgent(service: string, fetch: FetchLike): Agent {
-  return { fetchHandler: (path, init) => fetch(new URL(path, service), { ...init, redirect: 'error' }) }
+export function serviceAgent(service: string, fetch: FetchLike, maxBytes = MAX_SESSION_ANSWER_BYTES): Agent {
+  return {
+    fetchHandler: async (path, init) => {
+      const res = await fetch(new URL(path, service), { ...init, redirect: 'error' })
+      return limitBody(res, maxBytes, () => new SessionAnswerTooLargeError(res.status, maxBytes))
+    },
+  }
 }
 
 /**

@@ -6,12 +6,13 @@ import {
 } from '@atproto/lex-client'
 import type { ServerResponse } from 'node:http'
 import nock from 'nock'
-import { InvalidSessionResponseError, LoggedOutError, PasswordAgent, SessionTimeoutError, type Session, type SessionHooks } from '../lib/index.ts'
+import { InvalidSessionResponseError, LoggedOutError, PasswordAgent, SessionAnswerTooLargeError, SessionTimeoutError, type Session, type SessionHooks } from '../lib/index.ts'
 import {
   closedPort,
   nsidOf,
   sendJson,
   startServer,
+  streamJson,
   type Handler,
   type LoopbackServer,
   type Received,
@@ -22,6 +23,7 @@ import { didDoc, sessionData, xrpcError } from './helpers/fixtures.ts'
 beforeAll(() => nock.restore())
 
 const TIMEOUT_MS = 400
+const MiB = 1024 * 1024
 const REFRESH = 'com.atproto.server.refreshSession'
 const DELETE = 'com.atproto.server.deleteSession'
 
@@ -84,6 +86,10 @@ const common: [string, Outcome, Fault][] = [
   ['400 ExpiredToken as text/plain (a proxy page)', 'kept', { handler: raw(400, 'text/plain', '{"error":"ExpiredToken"}'), rejects: XrpcResponseError, error: 'InvalidRequest' }],
   ['200 with truncated JSON', 'kept', { handler: raw(200, 'application/json', '{"accessJwt":"eyJhbGciOi'), rejects: InvalidSessionResponseError }],
   ['400 with truncated JSON', 'kept', { handler: raw(400, 'application/json', '{"error":"ExpiredTok'), rejects: InvalidSessionResponseError }],
+  // Past the default 1 MiB: refused by its Content-Length, or cut off while read.
+  ['200 of 2 MiB with Content-Length', 'kept', { handler: streamJson(2 * MiB, { contentLength: true }), rejects: SessionAnswerTooLargeError }],
+  ['200 of 2 MiB, chunked', 'kept', { handler: streamJson(2 * MiB), rejects: SessionAnswerTooLargeError }],
+  ['400 of 2 MiB, chunked (no error code read)', 'kept', { handler: streamJson(2 * MiB, { status: 400 }), rejects: SessionAnswerTooLargeError }],
   ['400 ExpiredToken', 'deleted', { handler: status(400, xrpcError('ExpiredToken', 'Token has been revoked')), rejects: XrpcResponseError, error: 'ExpiredToken' }],
   ['400 InvalidToken', 'deleted', { handler: status(400, xrpcError('InvalidToken')), rejects: XrpcResponseError, error: 'InvalidToken' }],
   ['400 AccountTakedown', 'deleted', { handler: status(400, xrpcError('AccountTakedown')), rejects: XrpcResponseError, error: 'AccountTakedown' }],

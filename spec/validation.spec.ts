@@ -101,6 +101,13 @@ const OPTIONS: Row[] = [
   ['refreshTimeoutMs Infinity', () => ({ refreshTimeoutMs: Infinity }), /"refreshTimeoutMs"/],
   ['refreshTimeoutMs a string', () => ({ refreshTimeoutMs: '1000' }), /"refreshTimeoutMs"/],
   ['refreshTimeoutMs beyond setTimeout', () => ({ refreshTimeoutMs: 2 ** 31 }), /"refreshTimeoutMs"/],
+  ['maxSessionAnswerBytes 0', () => ({ maxSessionAnswerBytes: 0 }), /"maxSessionAnswerBytes"/],
+  ['maxSessionAnswerBytes negative', () => ({ maxSessionAnswerBytes: -1 }), /"maxSessionAnswerBytes"/],
+  ['maxSessionAnswerBytes NaN', () => ({ maxSessionAnswerBytes: NaN }), /"maxSessionAnswerBytes"/],
+  ['maxSessionAnswerBytes Infinity', () => ({ maxSessionAnswerBytes: Infinity }), /"maxSessionAnswerBytes"/],
+  ['maxSessionAnswerBytes fractional', () => ({ maxSessionAnswerBytes: 1024.5 }), /"maxSessionAnswerBytes"/],
+  ['maxSessionAnswerBytes a string', () => ({ maxSessionAnswerBytes: '1048576' }), /"maxSessionAnswerBytes"/],
+  ['maxSessionAnswerBytes null', () => ({ maxSessionAnswerBytes: null }), /"maxSessionAnswerBytes"/],
   ['refreshBackoff null', () => ({ refreshBackoff: null }), /"refreshBackoff"/],
   ['refreshBackoff.minMs negative', () => ({ refreshBackoff: { minMs: -1 } }), /"refreshBackoff\.minMs"/],
   ['refreshBackoff.maxMs NaN', () => ({ refreshBackoff: { maxMs: NaN } }), /"refreshBackoff\.maxMs"/],
@@ -297,6 +304,7 @@ describe('well-formed input still goes through', () => {
     const agent = new PasswordAgent(makeSession({ pdsUrl: null, service: 'http://127.0.0.1:2583' }), {
       fetch: terminal,
       refreshTimeoutMs: 2 ** 31 - 1,
+      maxSessionAnswerBytes: 1,
       refreshBackoff: { minMs: 0, maxMs: 0 },
       hooks: {},
     })

@@ -72,3 +72,40 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 /** The NSID of an `/xrpc/<nsid>` request path. */
 export const nsidOf = (req: Received) => /^\/xrpc\/([^?/#]+)/.exec(req.path)?.[1]
+
+/** A handler that streams a large answer; `sent` counts the body bytes written so far. */
+export type StreamingHandler = Handler & { sent: number }
+
+/**
+ * Streams a `total`-byte JSON answer (one long string field), made on the fly
+ * in 64 KiB chunks as the socket drains, so nothing that size is ever held;
+ * stops when the client hangs up. Chunked unless `contentLength` declares it.
+ */
+export function streamJson(total: number, { status = 200, contentLength = false } = {}): StreamingHandler {
+  const head = Buffer.from('{"accessJwt":"')
+  const tail = Buffer.from('"}')
+  const chunk = Buffer.alloc(64 * 1024, 0x61)
+  const handler: StreamingHandler = Object.assign(
+    (_req: Received, res: ServerResponse) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...(contentLength ? { 'content-length': String(total) } : {}) })
+      let left = total - head.length - tail.length
+      res.write(head)
+      handler.sent += head.length
+      const pump = () => {
+        while (left > 0 && !res.destroyed) {
+          const n = Math.min(chunk.length, left)
+          left -= n
+          handler.sent += n
+          if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void res.once('drain', pump)
+        }
+        if (!res.destroyed) {
+          res.end(tail)
+          handler.sent += tail.length
+        }
+      }
+      pump()
+    },
+    { sent: 0 },
+  )
+  return handler
+}
