@@ -19,9 +19,48 @@ export function originOf(url: string): string {
 /** The origin requests to the PDS go to: `pdsUrl`, else `service`. */
 const pdsOriginOf = (session: Session) => originOf(session.pdsUrl ?? session.service)
 
-/** The URL of a fetch input, as given (may be a path). */
-export function inputUrl(input: string | URL | Request): string {
-  return typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
+/**
+ * The Request class and its own `url` and `redirect` getters, captured at load.
+ * Those getters read the state `fetch` uses: an own property defined on a
+ * Request, or a getter in a subclass, cannot make them say something else.
+ */
+const NativeRequest = Request
+const requestGetter = (name: 'url' | 'redirect') => Object.getOwnPropertyDescriptor(NativeRequest.prototype, name)!.get!
+const requestUrl = requestGetter('url') as (this: Request) => string
+const requestRedirect = requestGetter('redirect') as (this: Request) => RequestRedirect
+
+/**
+ * The input as `fetch` will read it, fixed once: a string or a Request as
+ * they are, anything else (URL, URL subclass, URL-like object) as
+ * `String(input)`, which is what fetch itself would use. A middleware that
+ * decides from the URL forwards this value, so a `toString` or `href` that
+ * says one thing to the check and another to fetch gets no say.
+ *
+ * An object whose string is neither a URL nor a path (a Request from another
+ * realm or library, which only its own fetch understands) is passed on as it
+ * is: {@link inputUrl} then knows no URL for it, so it gets no token and no
+ * routing.
+ */
+export function pinInput(input: string | URL | Request): string | URL | Request {
+  if (typeof input === 'string' || input instanceof NativeRequest) return input
+  if (typeof input !== 'object' || input === null) throw new TypeError('fetch input must be a URL string, a URL or a Request')
+  const href = String(input)
+  return href[0] === '/' || URL.canParse(href) ? href : input
+}
+
+/**
+ * The URL a {@link pinInput pinned} input goes to (may be a path): a string
+ * as given, a Request's through the Request getter. `undefined` for anything
+ * else: an unpinned object could answer differently the next time it is asked.
+ */
+export function inputUrl(input: string | URL | Request): string | undefined {
+  if (typeof input === 'string') return input
+  return input instanceof NativeRequest ? requestUrl.call(input) : undefined
+}
+
+/** The redirect mode of a pinned input: `init.redirect`, else the Request's own (read as fetch will). */
+export function inputRedirect(input: string | URL | Request, init?: RequestInit): RequestRedirect {
+  return init?.redirect ?? (input instanceof NativeRequest ? requestRedirect.call(input) : 'follow')
 }
 
 /** The headers a request will carry: the Request's own, overridden by `init.headers`. */
@@ -106,7 +145,7 @@ export function accessTokenAllowed(session: Session, url: URL): boolean {
 /**
  * Whether our middlewares will attach the access token to this request: the
  * caller set no `Authorization` of their own, and it goes (or will be routed)
- * to one of the session's origins.
+ * to one of the session's origins. `input` as {@link pinInput} left it.
  */
 export function carriesAccessToken(
   session: Session,
@@ -115,6 +154,7 @@ export function carriesAccessToken(
 ): boolean {
   if (inputHeaders(input, init).has('authorization')) return false
   const raw = inputUrl(input)
+  if (raw === undefined) return false // authHeader sends no token where it cannot tell the URL
   if (raw.startsWith('/')) return true // routeToPds pins paths to our origins
   return accessTokenAllowedFor(session, raw)
 }

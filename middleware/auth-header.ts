@@ -1,5 +1,14 @@
 import type { Middleware } from '../lib/fetch.ts'
-import { accessTokenAllowed, accessTokenAllowedFor, inputHeaders, inputSignal, inputUrl, isReplayable } from '../lib/request.ts'
+import {
+  accessTokenAllowed,
+  accessTokenAllowedFor,
+  inputHeaders,
+  inputRedirect,
+  inputSignal,
+  inputUrl,
+  isReplayable,
+  pinInput,
+} from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
 import { assertSessionSource, currentFor, peekSession, settled } from './options.ts'
@@ -33,10 +42,10 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
       if (headers.has('authorization')) return Promise.resolve(next(input, init))
       // What routeToPds hands on ("<origin>/…") is checked without a URL parse.
       const href = inputUrl(input)
-      if (!accessTokenAllowedFor(current, href)) return Promise.resolve(next(input, init))
+      if (href === undefined || !accessTokenAllowedFor(current, href)) return Promise.resolve(next(input, init))
       headers.set('authorization', `Bearer ${current.data.accessJwt}`)
 
-      const mode = init?.redirect ?? (input instanceof Request ? input.redirect : 'follow')
+      const mode = inputRedirect(input, init)
       if (mode !== 'follow') return Promise.resolve(next(input, { ...init, headers }))
       // A stream body cannot follow a redirect anyway, and any mode but 'error'
       // makes Node's fetch keep the whole body in memory in case it has to
@@ -83,7 +92,9 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
       return res
     }
 
-    return settled((input, init) => {
+    return settled((given, init) => {
+      // The URL checked is the one sent: the pinned input is what goes on.
+      const input = pinInput(given)
       const current = peekSession(session)
       if (current !== undefined) return attach(current, input, init)
       return currentFor(session, input, init).then((c) => attach(c, input, init))

@@ -1,5 +1,5 @@
 import type { Middleware } from '../lib/fetch.ts'
-import { inputUrl } from '../lib/request.ts'
+import { inputUrl, pinInput } from '../lib/request.ts'
 import { requestMethod } from './shared.ts'
 
 /** What `logger` reports about one request. Never headers or bodies. */
@@ -55,9 +55,12 @@ export function logger(options: LoggerOptions = {}): Middleware {
   const extra = new Set(redactParams.map((p) => p.toLowerCase()))
   const sensitive = (name: string) => SENSITIVE_PARAM.test(name) || extra.has(name.toLowerCase())
 
-  return (next) => async (input, init) => {
+  return (next) => async (given, init) => {
+    // The URL logged is the one passed on, even if the input's toString would change its mind.
+    const input = pinInput(given)
     const method = requestMethod(input, init)
-    const url = redactUrl(inputUrl(input), sensitive)
+    const href = inputUrl(input)
+    const url = href === undefined ? '[unknown URL]' : redactUrl(href, sensitive)
     const start = performance.now()
     const report = (status: number | undefined, error: string | undefined) => {
       const ms = Math.round(performance.now() - start)

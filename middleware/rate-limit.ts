@@ -1,6 +1,6 @@
 import PQueue from 'p-queue'
 import type { FetchLike, Middleware } from '../lib/fetch.ts'
-import { inputSignal, isReplayable } from '../lib/request.ts'
+import { inputSignal, isReplayable, pinInput } from '../lib/request.ts'
 import { checkMs, discard, requestNsid, retryAfterMs, serverNow, sleep } from './shared.ts'
 
 export type RateLimitOptions = {
@@ -92,7 +92,9 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
       { signal: inputSignal(input, init) ?? undefined },
     )
 
-  const middleware: Middleware = (next) => async (input, init) => {
+  const middleware: Middleware = (next) => async (given, init) => {
+    // The retry goes where the createSession check looked.
+    const input = pinInput(given)
     const res = await send(next, input, init)
     if (res.status !== 429) return res
     const signal = inputSignal(input, init)

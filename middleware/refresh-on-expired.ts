@@ -1,5 +1,5 @@
 import type { Middleware } from '../lib/fetch.ts'
-import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode } from '../lib/request.ts'
+import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode, pinInput } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import type { Session } from '../lib/session.ts'
 import { assertSessionSource, currentFor, orAbort, peekSession, settled } from './options.ts'
@@ -72,7 +72,9 @@ export function refreshOnExpired(options: RefreshOnExpiredOptions): Middleware {
       Promise.resolve(next(input, init)).then((res) =>
         res.status !== 400 && res.status !== 401 ? res : retry(seen, res, input, init),
       )
-    return settled((input, init) => {
+    return settled((given, init) => {
+      // Whether the token went along is judged on the URL that was sent, and the replay goes there too.
+      const input = pinInput(given)
       const seen = peekSession(session)
       if (seen !== undefined) return send(seen, input, init)
       return currentFor(session, input, init).then((s) => send(s, input, init))

@@ -1,5 +1,5 @@
 import type { Middleware } from '../lib/fetch.ts'
-import { inputSignal, isReplayable } from '../lib/request.ts'
+import { inputSignal, isReplayable, pinInput } from '../lib/request.ts'
 import { checkMs, discard, requestMethod, requestNsid, retryAfterMs, sleep } from './shared.ts'
 
 export type RetryOptions = {
@@ -87,7 +87,9 @@ export function retry(options: RetryOptions = {}): Middleware {
     return cap / 2 + (Math.random() * cap) / 2
   }
 
-  return (next) => async (input, init) => {
+  return (next) => async (given, init) => {
+    // Every attempt goes where the idempotency check looked.
+    const input = pinInput(given)
     if (!idempotent(input, init) || !isReplayable(input, init)) return next(input, init)
     const signal = inputSignal(input, init) ?? undefined
     const deadline = Date.now() + budgetMs

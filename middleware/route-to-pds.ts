@@ -1,5 +1,5 @@
 import type { Middleware } from '../lib/fetch.ts'
-import { inputUrl, routePath } from '../lib/request.ts'
+import { inputUrl, pinInput, routePath } from '../lib/request.ts'
 import type { SessionSource } from '../lib/session-holder.ts'
 import { assertSessionSource, currentFor, peekSession, settled } from './options.ts'
 
@@ -18,8 +18,11 @@ export type RouteToPdsOptions = {
 export function routeToPds(options: RouteToPdsOptions): Middleware {
   const { session } = assertSessionSource(options, 'routeToPds')
   return (next) =>
-    settled((input, init) => {
+    settled((given, init) => {
+      // What is routed (or passed on) is what was looked at: see pinInput.
+      const input = pinInput(given)
       const raw = inputUrl(input)
+      if (raw === undefined) return Promise.resolve(next(input, init)) // a foreign Request: not ours to route
       // A path ("/…") never parses without a base: skip the parse attempt for it.
       if (raw[0] !== '/' && URL.canParse(raw)) return Promise.resolve(next(input, init)) // already absolute
       const current = peekSession(session)

@@ -1,5 +1,5 @@
 import type { Middleware } from '../lib/fetch.ts'
-import { inputHeaders } from '../lib/request.ts'
+import { inputHeaders, pinInput } from '../lib/request.ts'
 import { requestNsid } from './shared.ts'
 
 export type ServiceProxyOptions = {
@@ -55,7 +55,9 @@ export function acceptLabelers(labelers: readonly string[], options: AcceptLabel
 }
 
 function withHeader(name: string, value: string, only: ((nsid: string) => boolean) | undefined): Middleware {
-  return (next) => async (input, init) => {
+  return (next) => async (given, init) => {
+    // The header goes only where the NSID was read.
+    const input = pinInput(given)
     const nsid = requestNsid(input)
     if (nsid === undefined || (only && !only(nsid))) return next(input, init)
     const headers = inputHeaders(input, init)

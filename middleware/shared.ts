@@ -18,10 +18,13 @@ export function requestMethod(input: string | URL | Request, init?: RequestInit)
   return (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
 }
 
-/** The NSID of an XRPC request (a `/xrpc/<nsid>` path or absolute URL), else `undefined`. */
+/**
+ * The NSID of an XRPC request (a `/xrpc/<nsid>` path or absolute URL), else
+ * `undefined`. `input` as `pinInput` left it: the caller forwards that value.
+ */
 export function requestNsid(input: string | URL | Request): string | undefined {
-  if (input instanceof URL) return xrpcMethod(input.pathname)
   const raw = inputUrl(input)
+  if (raw === undefined) return undefined
   if (raw.startsWith('/') && !raw.startsWith('//')) return xrpcMethod(raw)
   const url = URL.parse(raw)
   return url ? xrpcMethod(url.pathname) : undefined

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { LoggedOutError } from '../lib/errors.ts'
+import type { FetchLike } from '../lib/fetch.ts'
 import { authHeader } from '../middleware/auth-header.ts'
 import { FakeSource, recordingFetch } from './helpers/fake-source.ts'
 import { PDS, SERVICE, session } from './helpers/fixtures.ts'
@@ -141,6 +142,19 @@ describe('authHeader', () => {
       expect(calls.map((c) => [c.url, c.init?.redirect, c.headers.get('authorization')])).toEqual([
         [`${PDS}/x`, mode, `Bearer ${s.data.accessJwt}`],
       ])
+    })
+
+    it("reads a Request's redirect mode as fetch will, not from a redefined property", async () => {
+      const req = new Request(`${PDS}/xrpc/com.atproto.sync.getBlob`) // redirect: 'follow'
+      Object.defineProperty(req, 'redirect', { value: 'manual' })
+      const modes: RequestRedirect[] = []
+      const fetch: FetchLike = async (input, init) => {
+        modes.push(new Request(input, init).redirect)
+        return new Response('blob')
+      }
+      await authHeader({ session: new FakeSource(session()) })(fetch)(req)
+      // The fetch below must never follow a redirect with the token: authHeader does that.
+      expect(modes).toEqual(['manual'])
     })
   })
 })

@@ -3,12 +3,16 @@ import { Client } from '@atproto/lex-client'
 import { l } from '@atproto/lex-schema'
 import nock from 'nock'
 import { inspect } from 'node:util'
-import { pipeline } from '../lib/fetch.ts'
+import { globalFetch, pipeline, type FetchLike, type Middleware } from '../lib/fetch.ts'
 import { PasswordAgent, type Session, type SessionHooks } from '../lib/index.ts'
-import { inputUrl } from '../lib/request.ts'
+import { inputUrl, pinInput } from '../lib/request.ts'
 import { authHeader } from '../middleware/auth-header.ts'
+import { logger } from '../middleware/logger.ts'
+import { rateLimit } from '../middleware/rate-limit.ts'
 import { refreshOnExpired } from '../middleware/refresh-on-expired.ts'
 import { routeToPds } from '../middleware/route-to-pds.ts'
+import { retry } from '../middleware/retry.ts'
+import { serviceProxy } from '../middleware/service-proxy.ts'
 import { FakeSource, jsonResponse, recordingFetch, type Call } from './helpers/fake-source.ts'
 import { closedPort, nsidOf, sendJson, startServer, type LoopbackServer } from './helpers/fault-server.ts'
 import { DID, PDS, SERVICE, didDoc, fakeJwt, session as makeSession, sessionData, xrpcError } from './helpers/fixtures.ts'
@@ -149,7 +153,7 @@ async function check(
     expect(refreshes()).toBe(refreshesWhenOurs)
   } else {
     expect(first.headers.has('authorization')).toBe(false)
-    expect(first.url).toBe(inputUrl(trick.input()))
+    expect(first.url).toBe(inputUrl(pinInput(trick.input())))
     expect(refreshes()).toBe(0) // a foreign "expired" is not ours to act on
   }
 }
@@ -199,10 +203,133 @@ describe('the access token never reaches a foreign origin', () => {
     const source = new FakeSource(makeSession())
     const { fetch, calls } = tempting([])
     // Without routeToPds a path has no origin: it gets no token (and is not refused).
-    const absolute = URL.canParse(inputUrl(trick.input()))
+    const absolute = URL.canParse(inputUrl(pinInput(trick.input()))!)
     const expected: Expect = trick.expect === 'token' && absolute ? 'token' : 'none'
     const run = () => authHeader({ session: source })(fetch)(trick.input())
     await check(trick, run, calls, () => secretsOf(source.session.data), () => 0, expected, source.session.data.accessJwt, 0)
+  })
+})
+
+describe('URL-like inputs: the token follows the URL fetch uses, not the one an object shows (nock)', () => {
+  const path = '/xrpc/com.example.ping'
+  const pdsUrl = `${PDS}${path}`
+  const evilUrl = `${evil}${path}`
+
+  /** The Authorization of every request `origin` receives (null: none); `answer` picks each reply. */
+  function host(origin: string, answer: (n: number) => [number, Record<string, unknown>] = () => [200, {}]) {
+    const auth: (string | null)[] = []
+    nock(origin)
+      .persist()
+      .get(path)
+      .reply((req: Request) => {
+        auth.push(req.headers.get('authorization'))
+        return answer(auth.length)
+      })
+    return auth
+  }
+
+  // Each shows the PDS URL where the library used to look, while fetch sends to evil.example.
+  const lying: [string, () => string | URL | Request][] = [
+    ['an object whose url is the PDS and whose toString is another host', () => ({ url: pdsUrl, toString: () => evilUrl }) as unknown as URL],
+    [
+      'a URL subclass whose href getter says the PDS',
+      () => {
+        class HrefLies extends URL {}
+        Object.defineProperty(HrefLies.prototype, 'href', { get: () => pdsUrl })
+        return new HrefLies(evilUrl)
+      },
+    ],
+    ['a Request whose url property is redefined', () => Object.defineProperty(new Request(evilUrl), 'url', { value: pdsUrl })],
+    [
+      'a Request subclass whose url getter says the PDS',
+      () => {
+        class UrlLies extends Request {}
+        Object.defineProperty(UrlLies.prototype, 'url', { get: () => pdsUrl })
+        return new UrlLies(evilUrl)
+      },
+    ],
+  ]
+  const senders: [string, (s: Session, terminal?: FetchLike) => FetchLike][] = [
+    ['agent.fetch', (s, fetch = globalFetch) => new PasswordAgent(s, { fetch }).fetch],
+    ['authHeader alone', (s, fetch = globalFetch) => authHeader({ session: new FakeSource(s) })(fetch)],
+  ]
+
+  it.each(senders.flatMap(([via, make]) => lying.map(([what, input]) => [via, what, make, input] as const)))(
+    '%s: %s goes to that host, without the token',
+    async (_via, _what, make, input) => {
+      const pds = host(PDS)
+      const other = host(evil)
+      const res = await make(makeSession())(input())
+      expect(res.status).toBe(200)
+      expect(other).toEqual([null])
+      expect(pds).toEqual([])
+    },
+  )
+
+  /** A URL on the PDS whose toString names the PDS on its first call, then another host. */
+  const flipping = () => {
+    let calls = 0
+    class Flipping extends URL {
+      override toString() {
+        return calls++ === 0 ? super.toString() : evilUrl
+      }
+    }
+    return new Flipping(pdsUrl)
+  }
+
+  it.each(senders)('%s: a toString that changes its answer never takes the token to the other host', async (_via, make) => {
+    const saved = makeSession()
+    const pds = host(PDS)
+    const other = host(evil)
+    const fetch = make(saved)
+    const input = flipping()
+    await fetch(input) // toString: the PDS
+    await fetch(input) // toString: the other host, from now on
+    expect(pds).toEqual([`Bearer ${saved.data.accessJwt}`])
+    expect(other).toEqual([null])
+  })
+
+  it.each(senders)('%s: a Request of another realm or library goes on as it is, without the token', async (_via, make) => {
+    // What an undici-package Request shows: its URL is known only to its own fetch.
+    const foreign = { url: pdsUrl, method: 'GET', headers: new Headers() } as unknown as Request
+    const sent: [unknown, RequestInit | undefined][] = []
+    await make(makeSession(), async (input, init) => {
+      sent.push([input, init])
+      return new Response('ok')
+    })(foreign)
+    expect(sent).toHaveLength(1)
+    expect(sent[0]![0]).toBe(foreign)
+    expect(new Headers(sent[0]![1]?.headers).has('authorization')).toBe(false)
+  })
+
+  const readers: [string, () => Middleware][] = [
+    ['refreshOnExpired', () => refreshOnExpired({ session: new FakeSource(makeSession()) })],
+    ['routeToPds', () => routeToPds({ session: new FakeSource(makeSession()) })],
+    ['authHeader', () => authHeader({ session: new FakeSource(makeSession()) })],
+    ['retry', () => retry()],
+    ['rateLimit', () => rateLimit()],
+    ['serviceProxy', () => serviceProxy('did:web:api.bsky.app#bsky_appview')],
+    ['logger', () => logger({ log: () => {} })],
+  ]
+  it.each(readers)('%s passes on the string it read, not the object (whose toString could change)', async (_n, make) => {
+    const sent: unknown[] = []
+    await make()(async (input) => {
+      sent.push(input)
+      return new Response('ok')
+    })(flipping())
+    expect(sent).toEqual([pdsUrl])
+  })
+
+  it('agent.fetch: the replay after a refresh goes where the first attempt went', async () => {
+    const saved = makeSession()
+    const fresh = sessionData()
+    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, fresh)
+    const pds = host(PDS, (n) => (n === 1 ? [400, xrpcError('ExpiredToken')] : [200, {}]))
+    const other = host(evil)
+    const res = await new PasswordAgent(saved).fetch(flipping())
+    expect(other).toEqual([])
+    expect(res.status).toBe(200)
+    expect(pds).toEqual([`Bearer ${saved.data.accessJwt}`, `Bearer ${fresh.accessJwt}`])
   })
 })
 
