@@ -30,30 +30,30 @@ type Size = {
 
 /**
  * What the preset's code does, by source file. A file of ours (lib/, middleware/)
- * that is not listed is attributed under its own name. lib/hooks.ts goes with
+ * that is not listed is attributed under its own name. lib/core/hooks.ts goes with
  * the agent: all of it that gets bundled is the check of the `hooks` option
  * (the holder runs the hooks).
  */
 const FEATURES: [feature: string, files: string[]][] = [
-  ['agent class: login / resume / createAccount / logout, option checks', ['lib/password-agent.ts', 'lib/hooks.ts']],
+  ['agent class: login / resume / createAccount / logout, option checks', ['lib/password-agent.ts', 'lib/core/hooks.ts']],
   [
     'shared session state: single-flight refresh and logout, store / lock coordination, running hooks, timeout and backoff',
-    ['lib/session-holder.ts', 'lib/session-store.ts'],
+    ['lib/core/session-holder.ts', 'lib/core/session-store.ts'],
   ],
-  ['session validation: saved session, service URL, PDS endpoint of the DID document', ['lib/session.ts']],
+  ['session validation: saved session, service URL, PDS endpoint of the DID document', ['lib/core/session.ts']],
   [
     'URL / origin checks, routing, request inspection (replayable body, error code of an answer)',
-    ['lib/request.ts', 'middleware/route-to-pds.ts'],
+    ['lib/core/request.ts', 'middleware/route-to-pds.ts'],
   ],
-  ['lexicons: schemas of the session methods (lex-client validates the answers)', ['lib/lexicons.ts']],
+  ['lexicons: schemas of the session methods (lex-client validates the answers)', ['lib/core/lexicons.ts']],
   ['auth header, redirects followed so the token stays on its origins', ['middleware/auth-header.ts']],
   ['refresh on `ExpiredToken` and replay', ['middleware/refresh-on-expired.ts']],
   [
     "refresh ahead of expiry; reading a JWT's `exp` / `iat` (also for `resume` and session ordering)",
-    ['middleware/refresh-ahead.ts', 'lib/jwt.ts'],
+    ['middleware/refresh-ahead.ts', 'lib/core/jwt.ts'],
   ],
-  ['typed errors, `RateLimit-Reset`, token-free invalid-answer error', ['lib/errors.ts']],
-  ['pipeline, middleware option checks and shared helpers', ['lib/fetch.ts', 'middleware/options.ts', 'middleware/shared.ts']],
+  ['typed errors, `RateLimit-Reset`, token-free invalid-answer error', ['lib/core/errors.ts']],
+  ['pipeline, middleware option checks and shared helpers', ['lib/core/fetch.ts', 'middleware/options.ts', 'middleware/shared.ts']],
 ]
 const isOurs = (path: string) => /^(lib|middleware)\//.test(path)
 

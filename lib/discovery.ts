@@ -1,9 +1,9 @@
 import { DidResolverCommon } from '@atproto-labs/did-resolver'
 import { AtprotoHandleResolver, type ResolveTxt } from '@atproto-labs/handle-resolver'
-import type { FetchLike } from './fetch.ts'
-import { limitBody } from './limit-body.ts'
-import { inputSignal } from './request.ts'
-import { checkServiceUrl, isDid, pdsEndpoint } from './session.ts'
+import type { FetchLike } from './core/fetch.ts'
+import { limitBody } from './core/limit-body.ts'
+import { inputSignal } from './core/request.ts'
+import { checkServiceUrl, isDid, pdsEndpoint } from './core/session.ts'
 
 /** Options for finding an account's PDS from its handle or DID. */
 export type DiscoveryOptions = {

@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { MAX_TIMER_MS } from './fetch.ts'
+import { MAX_TIMER_MS } from './core/fetch.ts'
 import { FileLock, removeDeadTemps, tempName } from './file-lock.ts'
-import type { Session } from './session.ts'
-import { parseStoredSession, type SessionLock, type SessionStore } from './session-store.ts'
+import type { Session } from './core/session.ts'
+import { parseStoredSession, type SessionLock, type SessionStore } from './core/session-store.ts'
 
 export type FileSessionStoreOptions = {
   /** A lock untouched for this long is considered abandoned by a dead holder (default 30 000). */

@@ -7,9 +7,9 @@ export {
   SessionAnswerTooLargeError,
   SessionMismatchError,
   SessionTimeoutError,
-} from './errors.ts'
-export { globalFetch, pipeline, type FetchLike, type Middleware } from './fetch.ts'
-export type { HookName, SessionHooks } from './hooks.ts'
+} from './core/errors.ts'
+export { globalFetch, pipeline, type FetchLike, type Middleware } from './core/fetch.ts'
+export type { HookName, SessionHooks } from './core/hooks.ts'
 export {
   PasswordAgent,
   type LoginOptions,
@@ -17,13 +17,13 @@ export {
   type PasswordAgentOptions,
   type ResumeOptions,
 } from './password-agent.ts'
-export { isNewerSession, MemorySessionStore, type SessionLock, type SessionStore } from './session-store.ts'
-export { jwtExpiry } from './jwt.ts'
+export { isNewerSession, MemorySessionStore, type SessionLock, type SessionStore } from './core/session-store.ts'
+export { jwtExpiry } from './core/jwt.ts'
 export {
   isDefinitiveRefusal,
   SessionHolder,
   type SessionHolderOptions,
   type SessionSource,
-} from './session-holder.ts'
-export { Session, type SessionData } from './session.ts'
+} from './core/session-holder.ts'
+export { Session, type SessionData } from './core/session.ts'
 export { XrpcResponseError } from '@atproto/lex-client'

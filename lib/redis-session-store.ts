@@ -1,6 +1,6 @@
-import { MAX_TIMER_MS } from './fetch.ts'
-import type { Session } from './session.ts'
-import { parseStoredSession, type SessionLock, type SessionStore } from './session-store.ts'
+import { MAX_TIMER_MS } from './core/fetch.ts'
+import type { Session } from './core/session.ts'
+import { parseStoredSession, type SessionLock, type SessionStore } from './core/session-store.ts'
 
 /**
  * The few Redis commands the store uses; an `ioredis` client (`new Redis(url)`)

@@ -1,4 +1,4 @@
-import type { Middleware } from '../lib/fetch.ts'
+import type { Middleware } from '../lib/core/fetch.ts'
 import {
   accessTokenAllowed,
   accessTokenAllowedFor,
@@ -8,9 +8,9 @@ import {
   inputUrl,
   isReplayable,
   pinInput,
-} from '../lib/request.ts'
-import type { SessionSource } from '../lib/session-holder.ts'
-import type { Session } from '../lib/session.ts'
+} from '../lib/core/request.ts'
+import type { SessionSource } from '../lib/core/session-holder.ts'
+import type { Session } from '../lib/core/session.ts'
 import { assertSessionSource, currentFor, peekSession, settled } from './options.ts'
 import { requestMethod } from './shared.ts'
 

@@ -1,5 +1,5 @@
-import type { Middleware } from '../lib/fetch.ts'
-import { inputUrl, pinInput } from '../lib/request.ts'
+import type { Middleware } from '../lib/core/fetch.ts'
+import { inputUrl, pinInput } from '../lib/core/request.ts'
 import { requestMethod } from './shared.ts'
 
 /** What `logger` reports about one request. Never headers or bodies. */

@@ -1,7 +1,7 @@
-import type { FetchLike } from '../lib/fetch.ts'
-import { inputSignal } from '../lib/request.ts'
-import type { SessionSource } from '../lib/session-holder.ts'
-import type { Session } from '../lib/session.ts'
+import type { FetchLike } from '../lib/core/fetch.ts'
+import { inputSignal } from '../lib/core/request.ts'
+import type { SessionSource } from '../lib/core/session-holder.ts'
+import type { Session } from '../lib/core/session.ts'
 
 /**
  * The session `source.current()` would resolve to at once, read synchronously

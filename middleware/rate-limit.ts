@@ -1,6 +1,6 @@
 import PQueue from 'p-queue'
-import type { FetchLike, Middleware } from '../lib/fetch.ts'
-import { inputSignal, isReplayable, pinInput } from '../lib/request.ts'
+import type { FetchLike, Middleware } from '../lib/core/fetch.ts'
+import { inputSignal, isReplayable, pinInput } from '../lib/core/request.ts'
 import { checkMs, discard, requestNsid, retryAfterMs, serverNow, sleep } from './shared.ts'
 
 export type RateLimitOptions = {

@@ -1,8 +1,8 @@
-import type { Middleware } from '../lib/fetch.ts'
-import { accessTokenExpiry } from '../lib/jwt.ts'
-import { inputSignal, isReplayable } from '../lib/request.ts'
-import type { SessionSource } from '../lib/session-holder.ts'
-import type { Session } from '../lib/session.ts'
+import type { Middleware } from '../lib/core/fetch.ts'
+import { accessTokenExpiry } from '../lib/core/jwt.ts'
+import { inputSignal, isReplayable } from '../lib/core/request.ts'
+import type { SessionSource } from '../lib/core/session-holder.ts'
+import type { Session } from '../lib/core/session.ts'
 import { assertSessionSource, currentFor, orAbort, peekSession, settled } from './options.ts'
 import { checkMs } from './shared.ts'
 

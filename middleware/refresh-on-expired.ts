@@ -1,7 +1,7 @@
-import type { Middleware } from '../lib/fetch.ts'
-import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode, pinInput } from '../lib/request.ts'
-import type { SessionSource } from '../lib/session-holder.ts'
-import type { Session } from '../lib/session.ts'
+import type { Middleware } from '../lib/core/fetch.ts'
+import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode, pinInput } from '../lib/core/request.ts'
+import type { SessionSource } from '../lib/core/session-holder.ts'
+import type { Session } from '../lib/core/session.ts'
 import { assertSessionSource, currentFor, orAbort, peekSession, settled } from './options.ts'
 
 export type RefreshOnExpiredOptions = {

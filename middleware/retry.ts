@@ -1,5 +1,5 @@
-import type { Middleware } from '../lib/fetch.ts'
-import { inputSignal, isReplayable, pinInput } from '../lib/request.ts'
+import type { Middleware } from '../lib/core/fetch.ts'
+import { inputSignal, isReplayable, pinInput } from '../lib/core/request.ts'
 import { checkMs, discard, requestMethod, requestNsid, retryAfterMs, sleep } from './shared.ts'
 
 export type RetryOptions = {

@@ -1,6 +1,6 @@
-import type { Middleware } from '../lib/fetch.ts'
-import { inputUrl, pinInput, routePath } from '../lib/request.ts'
-import type { SessionSource } from '../lib/session-holder.ts'
+import type { Middleware } from '../lib/core/fetch.ts'
+import { inputUrl, pinInput, routePath } from '../lib/core/request.ts'
+import type { SessionSource } from '../lib/core/session-holder.ts'
 import { assertSessionSource, currentFor, peekSession, settled } from './options.ts'
 
 export type RouteToPdsOptions = {

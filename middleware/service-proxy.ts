@@ -1,5 +1,5 @@
-import type { Middleware } from '../lib/fetch.ts'
-import { inputHeaders, pinInput } from '../lib/request.ts'
+import type { Middleware } from '../lib/core/fetch.ts'
+import { inputHeaders, pinInput } from '../lib/core/request.ts'
 import { requestNsid } from './shared.ts'
 
 export type ServiceProxyOptions = {

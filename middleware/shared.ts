@@ -1,5 +1,5 @@
-import { MAX_TIMER_MS } from '../lib/fetch.ts'
-import { inputUrl, xrpcMethod } from '../lib/request.ts'
+import { MAX_TIMER_MS } from '../lib/core/fetch.ts'
+import { inputUrl, xrpcMethod } from '../lib/core/request.ts'
 
 /**
  * Checks an optional millisecond option, naming the factory and the option in

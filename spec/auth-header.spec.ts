@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
-import { LoggedOutError } from '../lib/errors.ts'
-import type { FetchLike } from '../lib/fetch.ts'
+import { LoggedOutError } from '../lib/core/errors.ts'
+import type { FetchLike } from '../lib/core/fetch.ts'
 import { authHeader } from '../middleware/auth-header.ts'
 import { FakeSource, recordingFetch } from './helpers/fake-source.ts'
 import { PDS, SERVICE, session } from './helpers/fixtures.ts'

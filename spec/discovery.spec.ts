@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals'
 import nock from 'nock'
 import { DiscoveryError, discoverService } from '../lib/discovery.ts'
-import { AccountTakedownError, AuthFactorTokenRequiredError, RateLimitedError } from '../lib/errors.ts'
+import { AccountTakedownError, AuthFactorTokenRequiredError, RateLimitedError } from '../lib/core/errors.ts'
 import { PasswordAgent } from '../lib/password-agent.ts'
 import { didDoc, sessionData, xrpcError } from './helpers/fixtures.ts'
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals'
 import nock from 'nock'
-import { pipeline } from '../lib/fetch.ts'
+import { pipeline } from '../lib/core/fetch.ts'
 import { logger, redactUrl, type LoggerEntry } from '../middleware/logger.ts'
 import { recordingFetch } from './helpers/fake-source.ts'
 import { PDS } from './helpers/fixtures.ts'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
-import { pipeline } from '../lib/fetch.ts'
-import { SessionHolder, type SessionSource } from '../lib/session-holder.ts'
+import { pipeline } from '../lib/core/fetch.ts'
+import { SessionHolder, type SessionSource } from '../lib/core/session-holder.ts'
 import { authHeader } from '../middleware/auth-header.ts'
 import { refreshAhead } from '../middleware/refresh-ahead.ts'
 import { refreshOnExpired } from '../middleware/refresh-on-expired.ts'

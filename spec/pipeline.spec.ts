@@ -1,5 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals'
-import { globalFetch, pipeline, type FetchLike, type Middleware } from '../lib/fetch.ts'
+import { globalFetch, pipeline, type FetchLike, type Middleware } from '../lib/core/fetch.ts'
 
 const tag =
   (name: string, log: string[]): Middleware =>

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
 import nock from 'nock'
-import { pipeline } from '../lib/fetch.ts'
+import { pipeline } from '../lib/core/fetch.ts'
 import { rateLimit, readRateLimit } from '../middleware/rate-limit.ts'
 import { jsonResponse, recordingFetch } from './helpers/fake-source.ts'
 import { PDS } from './helpers/fixtures.ts'

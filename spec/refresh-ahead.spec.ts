@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals'
-import { jwtExpiry } from '../lib/jwt.ts'
-import { pipeline } from '../lib/fetch.ts'
+import { jwtExpiry } from '../lib/core/jwt.ts'
+import { pipeline } from '../lib/core/fetch.ts'
 import { authHeader } from '../middleware/auth-header.ts'
 import { refreshAhead } from '../middleware/refresh-ahead.ts'
 import { FakeSource, recordingFetch } from './helpers/fake-source.ts'

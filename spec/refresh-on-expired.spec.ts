@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
-import { pipeline } from '../lib/fetch.ts'
+import { pipeline } from '../lib/core/fetch.ts'
 import { authHeader } from '../middleware/auth-header.ts'
 import { isExpiredTokenAnswer, refreshOnExpired } from '../middleware/refresh-on-expired.ts'
 import { FakeSource, jsonResponse, recordingFetch, type Call } from './helpers/fake-source.ts'

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
-import { globalFetch, pipeline } from '../lib/fetch.ts'
+import { globalFetch, pipeline } from '../lib/core/fetch.ts'
 import { isNetworkError, retry } from '../middleware/retry.ts'
 import { jsonResponse, recordingFetch } from './helpers/fake-source.ts'
 import { closedPort, sendJson, startServer, type Handler, type LoopbackServer } from './helpers/fault-server.ts'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
-import { createSession, deleteSession, getSession, refreshSession } from '../lib/lexicons.ts'
-import { SESSION_METHODS } from '../lib/request.ts'
+import { createSession, deleteSession, getSession, refreshSession } from '../lib/core/lexicons.ts'
+import { SESSION_METHODS } from '../lib/core/request.ts'
 import { routeToPds } from '../middleware/route-to-pds.ts'
 import { FakeSource, recordingFetch } from './helpers/fake-source.ts'
 import { PDS, SERVICE, session } from './helpers/fixtures.ts'
@@ -83,7 +83,7 @@ describe('routeToPds', () => {
   })
 
   it('knows the session methods by the NSIDs of their schemas', () => {
-    // lib/request.ts spells them out so middlewares don't bundle lex-schema.
+    // lib/core/request.ts spells them out so middlewares don't bundle lex-schema.
     expect([...SESSION_METHODS].sort()).toEqual([createSession, deleteSession, getSession, refreshSession].map((m) => m.nsid).sort())
   })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import nock from 'nock'
-import { pipeline } from '../lib/fetch.ts'
+import { pipeline } from '../lib/core/fetch.ts'
 import { authHeader } from '../middleware/auth-header.ts'
 import { routeToPds } from '../middleware/route-to-pds.ts'
 import { acceptLabelers, serviceProxy } from '../middleware/service-proxy.ts'

@@ -9,8 +9,8 @@ import { HOST_TAG } from '../lib/file-lock.ts'
 import { FileSessionStore } from '../lib/file-session-store.ts'
 import { RedisSessionStore, type RedisLike } from '../lib/redis-session-store.ts'
 import { PasswordAgent } from '../lib/password-agent.ts'
-import { isNewerSession, MemorySessionStore, type SessionStore } from '../lib/session-store.ts'
-import type { Session } from '../lib/session.ts'
+import { isNewerSession, MemorySessionStore, type SessionStore } from '../lib/core/session-store.ts'
+import type { Session } from '../lib/core/session.ts'
 import { DID, JSON_HEADERS, PDS, SERVICE, fakeJwt, session, sessionData, xrpcError } from './helpers/fixtures.ts'
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lpa-store-'))

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
 import nock from 'nock'
-import type { FetchLike } from '../lib/fetch.ts'
+import type { FetchLike } from '../lib/core/fetch.ts'
 import { PasswordAgent, type Session } from '../lib/index.ts'
 import { SERVICE, session as makeSession } from './helpers/fixtures.ts'
 

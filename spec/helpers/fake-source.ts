@@ -1,7 +1,7 @@
-import { LoggedOutError } from '../../lib/errors.ts'
-import type { FetchLike } from '../../lib/fetch.ts'
-import type { SessionSource } from '../../lib/session-holder.ts'
-import type { Session } from '../../lib/session.ts'
+import { LoggedOutError } from '../../lib/core/errors.ts'
+import type { FetchLike } from '../../lib/core/fetch.ts'
+import type { SessionSource } from '../../lib/core/session-holder.ts'
+import type { Session } from '../../lib/core/session.ts'
 
 /** A SessionSource whose refresh hands out the sessions it is given, counting calls. */
 export class FakeSource implements SessionSource {

@@ -1,4 +1,4 @@
-import type { Session, SessionData } from '../../lib/session.ts'
+import type { Session, SessionData } from '../../lib/core/session.ts'
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 

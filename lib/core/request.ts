@@ -81,7 +81,7 @@ export function xrpcMethod(pathname: string): string | undefined {
 
 /**
  * NSIDs whose requests always go to the session's `service` (the entryway).
- * Spelled out rather than read from lib/lexicons.ts: that would pull
+ * Spelled out rather than read from lib/core/lexicons.ts: that would pull
  * lex-schema (and zod) into every middleware's bundle. A spec checks they
  * match the schemas.
  */
