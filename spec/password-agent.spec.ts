@@ -557,7 +557,7 @@ describe('faults do not poison the agent', () => {
   })
 })
 
-describe('review fixes', () => {
+describe('hooks that call back, invalid answers, clock skew and backoff', () => {
   it('a failure hook may call refresh() or logout() again without hanging the agent', async () => {
     let again: Promise<unknown> | undefined
     const agent = await login({
@@ -659,7 +659,7 @@ describe('review fixes', () => {
   })
 })
 
-describe('adversarial review', () => {
+describe('aborted requests while a refresh runs', () => {
   // A refresh that takes its time (slow entryway, slow lock, slow onRefreshed).
   function slowRefresh() {
     let release!: () => void
@@ -716,7 +716,7 @@ describe('adversarial review', () => {
   })
 })
 
-describe('adversarial review: tokens that are not JWT-shaped', () => {
+describe('tokens that are not JWT-shaped', () => {
   it.each([
     ['an accessJwt with a newline', { accessJwt: 'eyJ.bad\nsecret-access.sig' }],
     ['an accessJwt that is no JWT', { accessJwt: 'opaque-secret-access' }],
@@ -751,7 +751,7 @@ describe('adversarial review: tokens that are not JWT-shaped', () => {
   })
 })
 
-describe('adversarial review: a custom store', () => {
+describe('a custom store', () => {
   it('a malformed session from a custom store is not adopted (warned, never quoted)', async () => {
     const onWarning = jest.fn()
     const saved = makeSession()
@@ -768,7 +768,7 @@ describe('adversarial review: a custom store', () => {
   })
 })
 
-describe('adversarial review: a hook that never settles', () => {
+describe('a hook that never settles', () => {
   it('is reported after refreshTimeoutMs and no longer waited for: refresh, requests and logout go on', async () => {
     const reported: [unknown, string][] = []
     let calls = 0
@@ -802,7 +802,7 @@ describe('adversarial review: a hook that never settles', () => {
   })
 })
 
-describe('adversarial review: shared state', () => {
+describe('shared state: the store and refresh sharers', () => {
   it("logout never removes another account's session from the store", async () => {
     const { MemorySessionStore } = await import('../lib/index.ts')
     const bob = makeSession({}, { did: 'did:plc:bob234567abcdefghijklm', handle: 'bob.example' })

@@ -1,0 +1,43 @@
+// Two projects on one base: unit specs (nock, no sockets beyond loopback) and
+// integration specs (processes, the reference PDS, Redis), which get more time.
+const ESM_ONLY = [
+  'nock', '@mswjs/interceptors', 'rettime', '@open-draft/until', 'p-queue', 'p-timeout', 'eventemitter3',
+  '@atproto', '@atproto-labs', 'multiformats', 'ofetch', 'destr', 'ufo', 'node-fetch-native',
+]
+
+const base = {
+  transform: { '\\.[cm]?[jt]sx?$': 'babel-jest' },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`],
+  moduleNameMapper: {
+    '^lex-password-agent$': '<rootDir>/lib/index.ts',
+    '^lex-password-agent/middleware$': '<rootDir>/middleware/index.ts',
+    '^lex-password-agent/discovery$': '<rootDir>/lib/discovery.ts',
+    '^lex-password-agent/file-store$': '<rootDir>/lib/file-store.ts',
+    '^lex-password-agent/redis-store$': '<rootDir>/lib/redis-store.ts',
+    // multiformats' exports have only an `import` condition.
+    '^multiformats/(.*)$': '<rootDir>/node_modules/multiformats/dist/src/$1.js',
+    '^multiformats$': '<rootDir>/node_modules/multiformats/dist/src/index.js',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  setupFilesAfterEnv: ['<rootDir>/spec/setup.ts'],
+  modulePathIgnorePatterns: ['<rootDir>/spec/pds/\\.install/', '<rootDir>/spec/pds/toolchain/', '<rootDir>/spec/pds/package\\.json'],
+}
+
+export default {
+  projects: [
+    {
+      ...base,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/spec/**/*.spec.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/spec/integration/', '<rootDir>/spec/pds/'],
+    },
+    {
+      ...base,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/spec/integration/**/*.spec.ts', '<rootDir>/spec/pds/*.spec.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/spec/pds/\\.install/'],
+      testTimeout: 120_000,
+    },
+  ],
+  reporters: ['default', '<rootDir>/spec/helpers/summary-reporter.cjs'],
+}
