@@ -1,0 +1,23 @@
+// Lint: ESLint's and typescript-eslint's recommended rules (syntax-only, fast),
+// with the few this code base breaks on purpose turned down and explained.
+import js from '@eslint/js'
+import globals from 'globals'
+import tseslint from 'typescript-eslint'
+
+export default tseslint.config(
+  {
+    ignores: ['examples/readme/', 'node_modules/', 'dist/', 'coverage/', 'spec/pds/.install/', 'spec/pds/toolchain/', 'examples/lexicons/'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      // Node for the scripts and specs; the library itself uses only what every fetch runtime has.
+      globals: { ...globals.node, ...globals.browser },
+    },
+    rules: {
+      // Unused arguments keep a signature readable (`(_key, fn) => …`); prefix them with _.
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+)
