@@ -3,8 +3,44 @@
 // after `accessTtlMs` (400 ExpiredToken after that), refresh tokens are
 // strictly single-use (a reuse is 400 ExpiredToken "Token has been revoked",
 // stricter than the reference PDS's 2 h grace), and every request is counted.
+// With `refreshGrace: 'unused-successor'`, a spent refresh token is accepted
+// again while the successor it was rotated to is still unused: the rotation a
+// client killed before saving it (see spec/integration/agent-kill.spec.ts).
+import { createHash } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+
+/** One refreshSession request, as the server saw it (a digest, never the token). */
+export type RefreshUse = {
+  /** {@link tokenDigest} of the refresh token presented. */
+  digest: string
+  /** The caller's `x-worker-pid` header, if it sent one. */
+  pid: number | undefined
+  /** When the server read the request (epoch ms, sub-ms precision). */
+  at: number
+  /** A new generation, the unsaved successor handed out again, or refused. */
+  outcome: 'rotated' | 'grace' | 'revoked'
+}
+
+/** A short digest of a token, for logs and comparisons. */
+export const tokenDigest = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 16)
+
+export type MockEntrywayOptions = {
+  accessTtlMs?: number
+  handle?: string
+  /**
+   * `'none'` (default): a spent refresh token is always 400 ExpiredToken.
+   * `'unused-successor'`: presenting a spent token R again returns R's
+   * successor S (with a fresh access token) as long as S was never presented
+   * itself, as the reference PDS's grace would; once S was used, R is revoked.
+   */
+  refreshGrace?: 'none' | 'unused-successor'
+  /**
+   * Answer refreshSession this long after rotating (default 0), like a remote
+   * entryway: the window in which a client holds new tokens it has not saved yet.
+   */
+  refreshLatencyMs?: number
+}
 
 export type MockEntryway = {
   url: string
@@ -13,6 +49,12 @@ export type MockEntryway = {
   counts: Map<string, number>
   /** refreshSession attempts per refresh token (a value > 1 is a double refresh). */
   refreshUses: Map<string, number>
+  /** Every refreshSession request in arrival order. */
+  refreshLog: RefreshUse[]
+  /** Callers (`x-worker-pid`) whose refreshSession the server has rotated but not answered yet. */
+  refreshesInFlight: () => number[]
+  /** The token a spent `refreshJwt` would be answered with under the grace now, if any. */
+  graceSuccessor: (refreshJwt: string) => string | undefined
   /** The newest refresh token issued. */
   latestRefreshJwt: () => string
   /** Mint a session as createSession would. */
@@ -25,27 +67,37 @@ export type MockEntryway = {
   close: () => Promise<void>
 }
 
+const REVOKED = { error: 'ExpiredToken', message: 'Token has been revoked' }
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
 
-export async function startMockEntryway(opts: { accessTtlMs?: number; handle?: string } = {}): Promise<MockEntryway> {
+export async function startMockEntryway(opts: MockEntrywayOptions = {}): Promise<MockEntryway> {
   let accessTtlMs = opts.accessTtlMs ?? 7_200_000
   const did = 'did:plc:mockmockmockmockmockmock'
   const handle = opts.handle ?? 'alice.test'
   const counts = new Map<string, number>()
   const refreshUses = new Map<string, number>()
   const valid = new Set<string>() // unused refresh tokens
+  const successor = new Map<string, string>() // spent refresh token → the one it was rotated to
+  const refreshLog: RefreshUse[] = []
+  const grace = opts.refreshGrace ?? 'none'
+  const latencyMs = opts.refreshLatencyMs ?? 0
+  const inFlight = new Map<RefreshUse, number>()
   const revokedAccess = new Set<string>()
   let seq = 0
   let latest = ''
   const jwt = (claims: Record<string, unknown>) => `${b64({ typ: 'at+jwt', alg: 'HS256' })}.${b64(claims)}.c2ln`
 
-  const issue = () => {
+  // `again`: the grace answer, a fresh access token for an already issued refresh token.
+  const issue = (again?: string) => {
     const n = ++seq
     const now = Date.now()
     const accessJwt = jwt({ scope: 'com.atproto.access', sub: did, iat: Math.floor(now / 1000), exp: (now + accessTtlMs) / 1000, n })
-    const refreshJwt = jwt({ scope: 'com.atproto.refresh', sub: did, jti: `r${n}`, exp: Math.floor(now / 1000) + 86400 })
-    valid.add(refreshJwt)
-    latest = refreshJwt
+    const refreshJwt =
+      again ?? jwt({ scope: 'com.atproto.refresh', sub: did, jti: `r${n}`, exp: Math.floor(now / 1000) + 86400 })
+    if (!again) {
+      valid.add(refreshJwt)
+      latest = refreshJwt
+    }
     return { did, handle, accessJwt, refreshJwt, email: 'alice@example.test', emailConfirmed: true, active: true }
   }
   const claims = (auth: string | undefined) => {
@@ -54,6 +106,11 @@ export async function startMockEntryway(opts: { accessTtlMs?: number; handle?: s
     } catch {
       return null
     }
+  }
+
+  const graceFor = (token: string) => {
+    const next = successor.get(token)
+    return grace === 'unused-successor' && next !== undefined && valid.has(next) ? next : undefined
   }
 
   const server = http.createServer((req, res) => {
@@ -75,9 +132,31 @@ export async function startMockEntryway(opts: { accessTtlMs?: number; handle?: s
         case 'com.atproto.server.deleteSession': {
           const token = (auth ?? '').replace(/^Bearer /, '')
           if (c?.scope !== 'com.atproto.refresh') return send(400, { error: 'InvalidToken', message: 'Invalid token type' })
-          if (nsid.endsWith('refreshSession')) refreshUses.set(token, (refreshUses.get(token) ?? 0) + 1)
-          if (!valid.delete(token)) return send(400, { error: 'ExpiredToken', message: 'Token has been revoked' })
-          return nsid.endsWith('refreshSession') ? send(200, issue()) : send(200)
+          if (nsid.endsWith('deleteSession')) {
+            return valid.delete(token) ? send(200) : send(400, REVOKED)
+          }
+          refreshUses.set(token, (refreshUses.get(token) ?? 0) + 1)
+          const pid = Number(req.headers['x-worker-pid']) || undefined
+          const at = performance.timeOrigin + performance.now()
+          const use: RefreshUse = { digest: tokenDigest(token), pid, at, outcome: 'rotated' }
+          refreshLog.push(use)
+          const answer = (): [number, unknown] => {
+            if (valid.delete(token)) {
+              const body = issue()
+              successor.set(token, body.refreshJwt)
+              return [200, body]
+            }
+            const again = graceFor(token)
+            use.outcome = again ? 'grace' : 'revoked'
+            return again ? [200, issue(again)] : [400, REVOKED]
+          }
+          const [status, body] = answer()
+          if (!latencyMs) return send(status, body)
+          if (pid !== undefined) inFlight.set(use, pid)
+          return void setTimeout(() => {
+            inFlight.delete(use)
+            send(status, body)
+          }, latencyMs)
         }
       }
       if (!c || c.scope !== 'com.atproto.access') return send(401, { error: 'AuthMissing', message: 'Authentication Required' })
@@ -96,6 +175,9 @@ export async function startMockEntryway(opts: { accessTtlMs?: number; handle?: s
     did,
     counts,
     refreshUses,
+    refreshLog,
+    refreshesInFlight: () => [...inFlight.values()],
+    graceSuccessor: graceFor,
     latestRefreshJwt: () => latest,
     issue,
     setAccessTtl: (ms) => {
