@@ -1,5 +1,6 @@
 import { DidResolverCommon } from '@atproto-labs/did-resolver'
 import { AtprotoHandleResolver, type ResolveTxt } from '@atproto-labs/handle-resolver'
+import { DiscoveryError } from './core/errors.ts'
 import type { FetchLike } from './core/fetch.ts'
 import { limitBody } from './core/limit-body.ts'
 import { inputSignal } from './core/request.ts'
@@ -26,17 +27,16 @@ const REQUEST_TIMEOUT_MS = 10_000
 /** Most bytes read from one answer (a DID document is a few KiB; a well-known answer one line). */
 const MAX_ANSWER_BYTES = 128 * 1024
 
-/** The account's identity could not be resolved to a PDS. */
-export class DiscoveryError extends Error {
-  override name = 'DiscoveryError'
-}
+export { DiscoveryError }
 
 /**
  * Finds the PDS to log in to from a handle or a DID: handle → DID (DNS TXT
  * `_atproto.<handle>` or `https://<handle>/.well-known/atproto-did`), DID →
  * DID document (did:plc via the PLC directory, did:web), document → its
  * `#atproto_pds` endpoint (checked like every PDS endpoint). For a handle the
- * document must claim it back (`alsoKnownAs`).
+ * document must claim it back (`alsoKnownAs`). Pass it to
+ * `PasswordAgent.login({ identifier, password, resolveService: discoverService })`
+ * to log in by handle or DID, or pass the `service` it finds.
  */
 export async function discoverService(
   identifier: string,

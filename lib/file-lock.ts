@@ -2,6 +2,8 @@ import { createHash, randomUUID } from 'node:crypto'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { LockTimeoutError } from './core/errors.ts'
+import { sleep } from './core/sleep.ts'
 
 export type FileLockOptions = {
   /** A holder whose file went untouched this long is taken over even if its pid looks alive (default 30 000). */
@@ -18,7 +20,6 @@ export type FileLockOptions = {
 /** What a generation file holds: its holder, or the mark a holder left on release. */
 type Holder = { pid: number; host: string; token: string } | { free: true }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const HOST = os.hostname()
 /** Tags temp files with their writer's host, so only writers of this host are judged by pid. */
 export const HOST_TAG = createHash('sha256').update(HOST).digest('hex').slice(0, 8)
@@ -97,7 +98,7 @@ export class FileLock {
         }
         continue
       }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the session lock ${this.dir}`)
+      if (Date.now() > deadline) throw new LockTimeoutError(`timed out waiting for the session lock ${this.dir}`)
       await sleep(Math.min(100, 5 + attempt * 5) * (0.5 + Math.random()))
     }
   }

@@ -1,7 +1,6 @@
 import { XrpcResponseError, xrpcSafe, type Agent } from '@atproto/lex-client'
 import type { DidString } from '@atproto/lex-schema'
 import { InvalidSessionResponseError, LoggedOutError, SessionMismatchError, typedFailure, withoutPayload } from './core/errors.ts'
-import type { DiscoveryOptions } from './discovery.ts'
 import { globalFetch, MAX_TIMER_MS, pipeline, type FetchLike } from './core/fetch.ts'
 import { assertHooks, type SessionHooks } from './core/hooks.ts'
 import { createAccount, createSession } from './core/lexicons.ts'
@@ -10,7 +9,8 @@ import { refreshOnExpired } from '../middleware/refresh-on-expired.ts'
 import { routeToPds } from '../middleware/route-to-pds.ts'
 import { refreshAhead, type RefreshAheadOptions } from '../middleware/refresh-ahead.ts'
 import { accessTokenExpiry } from './core/jwt.ts'
-import { hasJwtTokens, isDefinitiveRefusal, serviceAgent, SessionHolder, sessionFromServer } from './core/session-holder.ts'
+import { hasJwtTokens, isDefinitiveRefusal, serviceAgent, sessionFromServer } from './core/session-api.ts'
+import { SessionHolder } from './core/session-holder.ts'
 import { assertSessionStore, type SessionLock, type SessionStore } from './core/session-store.ts'
 import { assertSession, checkServiceUrl, type Session, type SessionData } from './core/session.ts'
 
@@ -63,10 +63,29 @@ export type ResumeOptions = PasswordAgentOptions & {
   refresh?: 'always' | 'if-expired'
 }
 
+/**
+ * Finds the service to log in to from the identifier, for `login` without
+ * `service`: `discoverService` from `lex-password-agent/discovery` (handle or
+ * DID → the account's PDS), or your own. Called with the `discovery` option's
+ * fields and the login's `fetch`; resolves to `{ service }` (more fields are
+ * ignored).
+ */
+export type ServiceResolver = (identifier: string, options: ServiceResolverOptions) => Promise<{ service: string | URL }>
+
+/** What `login` hands its `resolveService`: the `discovery` option and `fetch`. */
+export type ServiceResolverOptions = {
+  /** The login's `fetch` option (default: the global `fetch`). */
+  fetch: FetchLike
+  /** PLC directory for `did:plc` documents (`discoverService`: default `https://plc.directory`). */
+  plcDirectoryUrl?: string | URL
+  /** DNS TXT lookup for `_atproto.<handle>`, `null` when there is none (`discoverService`: default `node:dns` where it exists). */
+  resolveTxt?: (hostname: string) => Promise<string[] | null>
+}
+
 export type LoginOptions = PasswordAgentOptions & {
   /**
    * The service (PDS or entryway) to log in to, e.g. `https://bsky.social`.
-   * Leave it out to find the account's PDS from its handle or DID.
+   * Required unless `resolveService` is given.
    */
   service?: string | URL
   /** Handle, email or DID. */
@@ -77,8 +96,13 @@ export type LoginOptions = PasswordAgentOptions & {
   authFactorToken?: string
   /** Let a taken-down account log in (e.g. to export its data). */
   allowTakendown?: boolean
-  /** How to find the PDS when `service` is left out (PLC directory, DNS). */
-  discovery?: Omit<DiscoveryOptions, 'fetch'>
+  /**
+   * Finds the service from `identifier` when `service` is left out, e.g.
+   * `discoverService` from `lex-password-agent/discovery`.
+   */
+  resolveService?: ServiceResolver
+  /** Options for `resolveService` (PLC directory, DNS), when `service` is left out. */
+  discovery?: Omit<ServiceResolverOptions, 'fetch'>
 }
 
 /**
@@ -226,17 +250,22 @@ export class PasswordAgent implements Agent {
       throw new TypeError('"allowTakendown" must be a boolean')
     }
     assertAgentOptions(options)
-    // Its fields are checked by discovery itself, before any lookup (it is loaded on demand).
-    if (options.discovery !== undefined && (typeof options.discovery !== 'object' || options.discovery === null)) {
+    const { fetch = globalFetch, resolveService, discovery } = options
+    if (resolveService !== undefined && typeof resolveService !== 'function') throw new TypeError('"resolveService" must be a function')
+    if (options.service === undefined && !resolveService) {
+      throw new TypeError('login: give "service" (e.g. "https://bsky.social"), or "resolveService" (e.g. discoverService from "lex-password-agent/discovery") to find it from the identifier')
+    }
+    // Its fields are for the resolver, which checks them (discoverService does, before any lookup).
+    if (discovery !== undefined && (typeof discovery !== 'object' || discovery === null)) {
       throw new TypeError('"discovery" must be an object')
     }
-    const { fetch = globalFetch } = options
-    // No service: find the account's PDS from its handle or DID (loaded on demand).
-    const service =
-      options.service !== undefined
-        ? String(options.service)
-        : (await import('./discovery.ts')).discoverService(options.identifier, { ...options.discovery, fetch }).then((d) => d.service)
-    const res = await xrpcSafe(serviceAgent(await service, fetch, options.maxSessionAnswerBytes), createSession, {
+    let service = options.service
+    if (service === undefined) {
+      service = (await resolveService!(options.identifier, { ...discovery, fetch }))?.service
+      checkServiceUrl(service, 'resolveService(…).service')
+    }
+    service = String(service)
+    const res = await xrpcSafe(serviceAgent(service, fetch, options.maxSessionAnswerBytes), createSession, {
       body: {
         identifier: options.identifier,
         password: options.password,
@@ -245,7 +274,7 @@ export class PasswordAgent implements Agent {
       },
       signal: AbortSignal.timeout(options.refreshTimeoutMs ?? 30_000),
     })
-    return PasswordAgent.#started(res, await service, options)
+    return PasswordAgent.#started(res, service, options)
   }
 
   /**

@@ -1,6 +1,8 @@
+import { inputError, LockTimeoutError } from './core/errors.ts'
 import { MAX_TIMER_MS } from './core/fetch.ts'
 import type { Session } from './core/session.ts'
 import { parseStoredSession, type SessionLock, type SessionStore } from './core/session-store.ts'
+import { sleep } from './core/sleep.ts'
 
 /**
  * The few Redis commands the store uses; an `ioredis` client (`new Redis(url)`)
@@ -29,7 +31,6 @@ export type RedisSessionStoreOptions = {
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** Longest `lockTtlMs` (and `acquireTimeoutMs`) whose renewal timer, a third of it, Node honours. */
 const MAX_TTL_MS = 3 * MAX_TIMER_MS
 
@@ -48,16 +49,16 @@ export class RedisSessionStore implements SessionStore {
 
   constructor(redis: RedisLike, options: RedisSessionStoreOptions) {
     if (typeof redis !== 'object' || redis === null || !(['get', 'set', 'del', 'eval'] as const).every((m) => typeof redis[m] === 'function')) {
-      throw new TypeError('"redis" must be a Redis client (e.g. new Redis(url) from ioredis)')
+      throw inputError('"redis" must be a Redis client (e.g. new Redis(url) from ioredis)')
     }
-    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
-    if (typeof options.key !== 'string' || !options.key) throw new TypeError('"key" must be a non-empty string')
-    if (options.prefix !== undefined && typeof options.prefix !== 'string') throw new TypeError('"prefix" must be a string')
+    if (typeof options !== 'object' || options === null) throw inputError('options must be an object')
+    if (typeof options.key !== 'string' || !options.key) throw inputError('"key" must be a non-empty string')
+    if (options.prefix !== undefined && typeof options.prefix !== 'string') throw inputError('"prefix" must be a string')
     for (const name of ['lockTtlMs', 'acquireTimeoutMs'] as const) {
       const v = options[name]
       // The lock is renewed every third of its TTL: a timer above 2^31-1 ms would fire every 1 ms.
       if (v !== undefined && !(Number.isSafeInteger(v) && v > 0 && v <= MAX_TTL_MS)) {
-        throw new TypeError(`"${name}" must be a positive integer number of milliseconds, at most ${MAX_TTL_MS}`)
+        throw inputError(`"${name}" must be a positive integer number of milliseconds, at most ${MAX_TTL_MS}`)
       }
     }
     this.#redis = redis
@@ -86,7 +87,7 @@ export class RedisSessionStore implements SessionStore {
     const token = crypto.randomUUID()
     const deadline = Date.now() + this.#acquireTimeoutMs
     for (let attempt = 0; (await this.#redis.set(key, token, 'PX', this.#lockTtlMs, 'NX')) !== 'OK'; attempt++) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the session lock ${key}`)
+      if (Date.now() > deadline) throw new LockTimeoutError(`timed out waiting for the session lock ${key}`)
       await sleep(Math.min(100, 5 + attempt * 5) * (0.5 + Math.random()))
     }
     // Renew while the refresh runs, so a slow entryway cannot let the lock lapse under us.

@@ -7,11 +7,10 @@ import {
   inputSignal,
   inputUrl,
   isReplayable,
-  pinInput,
 } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
-import { assertSessionSource, currentFor, peekSession, settled } from './options.ts'
+import { assertSessionSource, withSession } from './options.ts'
 import { requestMethod } from './shared.ts'
 
 export type AuthHeaderOptions = {
@@ -92,12 +91,7 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
       return res
     }
 
-    return settled((given, init) => {
-      // The URL checked is the one sent: the pinned input is what goes on.
-      const input = pinInput(given)
-      const current = peekSession(session)
-      if (current !== undefined) return attach(current, input, init)
-      return currentFor(session, input, init).then((c) => attach(c, input, init))
-    })
+    // The URL checked is the one sent: the pinned input is what goes on.
+    return withSession(session, attach)
   }
 }

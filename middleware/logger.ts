@@ -1,3 +1,4 @@
+import { codeOf, inputError } from '../lib/core/errors.ts'
 import type { Middleware } from '../lib/core/fetch.ts'
 import { inputUrl, pinInput } from '../lib/core/request.ts'
 import { requestMethod } from './shared.ts'
@@ -44,13 +45,13 @@ const RELATIVE_BASE = 'http://relative.invalid'
  */
 export function logger(options: LoggerOptions = {}): Middleware {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError('logger: options must be an object')
+    throw inputError('logger: options must be an object')
   }
   // console.log is looked up per line, so a spy or redirect installed later is honoured.
   const { log = (line: string) => console.log(line), redactParams = [] } = options
-  if (typeof log !== 'function') throw new TypeError('logger: "log" must be a function')
+  if (typeof log !== 'function') throw inputError('logger: "log" must be a function')
   if (!Array.isArray(redactParams) || !redactParams.every((p) => typeof p === 'string')) {
-    throw new TypeError('logger: "redactParams" must be an array of strings')
+    throw inputError('logger: "redactParams" must be an array of strings')
   }
   const extra = new Set(redactParams.map((p) => p.toLowerCase()))
   const sensitive = (name: string) => SENSITIVE_PARAM.test(name) || extra.has(name.toLowerCase())
@@ -130,11 +131,6 @@ function describeError(error: unknown): string {
   const { name, cause } = error as { name?: unknown; cause?: unknown }
   // Not `instanceof Error`: fetch's errors may come from another realm.
   const label = typeof name === 'string' && /^[\w$.-]{1,60}$/.test(name) ? name : 'Error'
-  const code = codeOf(error) ?? codeOf(cause)
+  const code = [codeOf(error), codeOf(cause)].find((c) => c !== undefined && /^[A-Z0-9_]{1,40}$/.test(c))
   return code ? `${label} ${code}` : label
-}
-
-function codeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null | undefined)?.code
-  return typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? code : undefined
 }

@@ -1,5 +1,5 @@
 import type { FetchLike } from '../lib/core/fetch.ts'
-import { inputSignal } from '../lib/core/request.ts'
+import { inputSignal, pinInput } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
 
@@ -18,6 +18,22 @@ export const peekSession = (source: SessionSource): Session | undefined =>
  */
 export const currentFor = (source: SessionSource, input: string | URL | Request, init?: RequestInit): Promise<Session> =>
   orAbort(source.current(), inputSignal(input, init))
+
+/**
+ * A middleware's fetch that hands `send` the current session and the input
+ * {@link pinInput pinned} (what `send` checks is what it forwards): at once
+ * when the source can tell (`peek`), else once `current()` resolves (see
+ * {@link currentFor}). A synchronous throw becomes a rejection ({@link settled}).
+ */
+export const withSession = (
+  source: SessionSource,
+  send: (session: Session, input: string | URL | Request, init?: RequestInit) => Promise<Response>,
+): FetchLike =>
+  settled((given, init) => {
+    const input = pinInput(given)
+    const current = peekSession(source)
+    return current !== undefined ? send(current, input, init) : currentFor(source, input, init).then((s) => send(s, input, init))
+  })
 
 /** `promise`, or a rejection with `signal`'s reason as soon as it aborts. */
 export function orAbort<T>(promise: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {

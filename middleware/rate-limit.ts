@@ -1,7 +1,10 @@
 import PQueue from 'p-queue'
+import { inputError } from '../lib/core/errors.ts'
 import type { FetchLike, Middleware } from '../lib/core/fetch.ts'
 import { inputSignal, isReplayable, pinInput } from '../lib/core/request.ts'
-import { checkMs, discard, requestNsid, retryAfterMs, serverNow, sleep } from './shared.ts'
+import { headerCount, rateLimitResetAt, retryWaitMs } from '../lib/core/retry-timing.ts'
+import { sleep } from '../lib/core/sleep.ts'
+import { checkMs, discard, requestNsid } from './shared.ts'
 
 export type RateLimitOptions = {
   /**
@@ -48,8 +51,6 @@ export type RateLimitMiddleware = Middleware & {
 
 /** Its limit is tight (30 per 5 min) and failures count towards lockouts: never spent twice. */
 const NEVER_RETRIED = new Set(['com.atproto.server.createSession'])
-/** A `RateLimit-Reset` below this is delta-seconds (IETF draft), above it an epoch (atproto). */
-const EPOCH_SECONDS = 1e9
 
 /**
  * Caps concurrency, records the server's `RateLimit-*` figures (on the
@@ -72,11 +73,11 @@ const EPOCH_SECONDS = 1e9
  */
 export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError('rateLimit: options must be an object')
+    throw inputError('rateLimit: options must be an object')
   }
   const { concurrency = 8 } = options
   if (concurrency !== Infinity && !(Number.isSafeInteger(concurrency) && concurrency >= 1)) {
-    throw new TypeError('rateLimit: "concurrency" must be a positive integer or Infinity')
+    throw inputError('rateLimit: "concurrency" must be a positive integer or Infinity')
   }
   const maxWaitMs = checkMs('rateLimit', 'maxWaitMs', options.maxWaitMs, 60_000)
   const queue = new PQueue({ concurrency })
@@ -100,7 +101,9 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
     const signal = inputSignal(input, init)
     if (signal?.aborted || !isReplayable(input, init)) return res
     if (NEVER_RETRIED.has(requestNsid(input) ?? '')) return res
-    const wait = reopensIn(res)
+    // The later of RateLimit-Reset and Retry-After; a 429 that says neither is
+    // returned, as guessing could retry into a closed window.
+    const wait = retryWaitMs(res.headers)
     if (wait === undefined || wait > maxWaitMs) return res
     await discard(res)
     await sleep(wait, signal ?? undefined)
@@ -112,9 +115,9 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
 /** The `RateLimit-*` figures of an answer, or `undefined` when it has none. */
 export function readRateLimit(res: Response, nsid?: string): RateLimitInfo | undefined {
   const h = res.headers
-  const limit = count(h.get('ratelimit-limit'))
-  const remaining = count(h.get('ratelimit-remaining'))
-  const reset = count(h.get('ratelimit-reset'))
+  const limit = headerCount(h, 'ratelimit-limit')
+  const remaining = headerCount(h, 'ratelimit-remaining')
+  const reset = headerCount(h, 'ratelimit-reset')
   const policy = h.get('ratelimit-policy')?.trim() || undefined
   if (limit === undefined && remaining === undefined && reset === undefined && policy === undefined) {
     return undefined
@@ -124,34 +127,11 @@ export function readRateLimit(res: Response, nsid?: string): RateLimitInfo | und
   return Object.freeze({
     limit,
     remaining,
-    reset: reset === undefined ? undefined : new Date(reset >= EPOCH_SECONDS ? reset * 1000 : now + reset * 1000),
+    reset: rateLimitResetAt(h, now),
     policy,
     windowSeconds: w ? Number(w) : undefined,
     nsid,
     status: res.status,
     receivedAt: new Date(now),
   })
-}
-
-/**
- * How long until a 429's window reopens: the later of `RateLimit-Reset` and
- * `Retry-After`; `undefined` when the answer says neither, as guessing could
- * retry into a closed window.
- */
-function reopensIn(res: Response): number | undefined {
-  const waits: number[] = []
-  const reset = count(res.headers.get('ratelimit-reset'))
-  if (reset !== undefined) {
-    // atproto rounds the reset (and its Date header) down to the second, so
-    // the window may reopen up to a second after the figure.
-    waits.push(reset >= EPOCH_SECONDS ? (reset + 1) * 1000 - serverNow(res) : reset * 1000)
-  }
-  const after = retryAfterMs(res)
-  if (after !== undefined) waits.push(after)
-  return waits.length > 0 ? Math.max(0, ...waits) : undefined
-}
-
-function count(value: string | null): number | undefined {
-  const v = value?.trim()
-  return v && /^\d{1,15}$/.test(v) ? Number(v) : undefined
 }

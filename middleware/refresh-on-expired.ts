@@ -1,8 +1,8 @@
 import type { Middleware } from '../lib/core/fetch.ts'
-import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode, pinInput } from '../lib/core/request.ts'
+import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
-import { assertSessionSource, currentFor, orAbort, peekSession, settled } from './options.ts'
+import { assertSessionSource, orAbort, withSession } from './options.ts'
 
 export type RefreshOnExpiredOptions = {
   /** The session to refresh. */
@@ -72,12 +72,7 @@ export function refreshOnExpired(options: RefreshOnExpiredOptions): Middleware {
       Promise.resolve(next(input, init)).then((res) =>
         res.status !== 400 && res.status !== 401 ? res : retry(seen, res, input, init),
       )
-    return settled((given, init) => {
-      // Whether the token went along is judged on the URL that was sent, and the replay goes there too.
-      const input = pinInput(given)
-      const seen = peekSession(session)
-      if (seen !== undefined) return send(seen, input, init)
-      return currentFor(session, input, init).then((s) => send(s, input, init))
-    })
+    // Whether the token went along is judged on the URL that was sent (pinned), and the replay goes there too.
+    return withSession(session, send)
   }
 }

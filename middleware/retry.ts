@@ -1,6 +1,9 @@
+import { codeOf, inputError } from '../lib/core/errors.ts'
 import type { Middleware } from '../lib/core/fetch.ts'
 import { inputSignal, isReplayable, pinInput } from '../lib/core/request.ts'
-import { checkMs, discard, requestMethod, requestNsid, retryAfterMs, sleep } from './shared.ts'
+import { retryAfterMs } from '../lib/core/retry-timing.ts'
+import { sleep } from '../lib/core/sleep.ts'
+import { checkMs, discard, requestMethod, requestNsid } from './shared.ts'
 
 export type RetryOptions = {
   /** Retries after the first attempt (default 2). */
@@ -58,21 +61,21 @@ const NEVER_REPLAYED = new Set(['com.atproto.server.refreshSession', 'com.atprot
  */
 export function retry(options: RetryOptions = {}): Middleware {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError('retry: options must be an object')
+    throw inputError('retry: options must be an object')
   }
   const { maxRetries = 2, procedures = [] } = options
   if (!(Number.isSafeInteger(maxRetries) && maxRetries >= 0)) {
-    throw new TypeError('retry: "maxRetries" must be a non-negative integer')
+    throw inputError('retry: "maxRetries" must be a non-negative integer')
   }
   const minDelayMs = checkMs('retry', 'minDelayMs', options.minDelayMs, 500)
   const maxDelayMs = checkMs('retry', 'maxDelayMs', options.maxDelayMs, 10_000)
   const budgetMs = checkMs('retry', 'budgetMs', options.budgetMs, 30_000)
-  if (!Array.isArray(procedures)) throw new TypeError('retry: "procedures" must be an array of NSIDs')
+  if (!Array.isArray(procedures)) throw inputError('retry: "procedures" must be an array of NSIDs')
   procedures.forEach((nsid, i) => {
     if (typeof nsid !== 'string' || !NSID.test(nsid)) {
-      throw new TypeError(`retry: "procedures[${i}]" must be an NSID (e.g. "com.atproto.repo.putRecord")`)
+      throw inputError(`retry: "procedures[${i}]" must be an NSID (e.g. "com.atproto.repo.putRecord")`)
     }
-    if (NEVER_REPLAYED.has(nsid)) throw new TypeError(`retry: "procedures[${i}]" (${nsid}) is never safe to send twice`)
+    if (NEVER_REPLAYED.has(nsid)) throw inputError(`retry: "procedures[${i}]" (${nsid}) is never safe to send twice`)
   })
   const allowed = new Set<string>(procedures)
 
@@ -105,7 +108,7 @@ export function retry(options: RetryOptions = {}): Middleware {
         continue
       }
       if (!RETRIED_STATUSES.has(res.status) || n >= maxRetries || signal?.aborted) return res
-      const delay = retryAfterMs(res) ?? backoff(n)
+      const delay = retryAfterMs(res.headers) ?? backoff(n)
       if (Date.now() + delay > deadline) return res
       await discard(res)
       await sleep(delay, signal)
@@ -125,9 +128,4 @@ export function isNetworkError(error: unknown): boolean {
   const code = codeOf(error) ?? codeOf(cause)
   if (code !== undefined) return NETWORK_CODES.has(code)
   return name === 'TypeError' && typeof message === 'string' && NETWORK_MESSAGE.test(message)
-}
-
-function codeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null | undefined)?.code
-  return typeof code === 'string' ? code : undefined
 }

@@ -1,5 +1,7 @@
+import { inputError } from '../lib/core/errors.ts'
 import type { Middleware } from '../lib/core/fetch.ts'
 import { inputHeaders, pinInput } from '../lib/core/request.ts'
+import { isDid } from '../lib/core/session.ts'
 import { requestNsid } from './shared.ts'
 
 export type ServiceProxyOptions = {
@@ -7,8 +9,6 @@ export type ServiceProxyOptions = {
   only?: (nsid: string) => boolean
 }
 
-/** A DID (atproto syntax, at most 2 KiB). */
-const DID = /^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$/
 /** A DID service id: URI-unreserved characters only, so nothing can break out of a header. */
 const SERVICE_ID = /^[a-zA-Z0-9._~-]+$/
 
@@ -21,7 +21,7 @@ const SERVICE_ID = /^[a-zA-Z0-9._~-]+$/
  */
 export function serviceProxy(service: string, options: ServiceProxyOptions = {}): Middleware {
   if (typeof service !== 'string' || !isServiceRef(service)) {
-    throw new TypeError('serviceProxy: "service" must be "<did>#<service-id>", e.g. "did:web:api.bsky.app#bsky_appview"')
+    throw inputError('serviceProxy: "service" must be "<did>#<service-id>", e.g. "did:web:api.bsky.app#bsky_appview"')
   }
   const only = checkOnly('serviceProxy', options)
   return withHeader('atproto-proxy', service, only)
@@ -42,11 +42,11 @@ export type AcceptLabelersOptions = ServiceProxyOptions
  */
 export function acceptLabelers(labelers: readonly string[], options: AcceptLabelersOptions = {}): Middleware {
   if (!Array.isArray(labelers)) {
-    throw new TypeError('acceptLabelers: "labelers" must be an array of DIDs')
+    throw inputError('acceptLabelers: "labelers" must be an array of DIDs')
   }
   labelers.forEach((labeler, i) => {
     if (typeof labeler !== 'string' || !isLabelerRef(labeler)) {
-      throw new TypeError(`acceptLabelers: "labelers[${i}]" must be a DID, optionally followed by ";redact"`)
+      throw inputError(`acceptLabelers: "labelers[${i}]" must be a DID, optionally followed by ";redact"`)
     }
   })
   const only = checkOnly('acceptLabelers', options)
@@ -76,14 +76,12 @@ function isLabelerRef(value: string): boolean {
   return isDid(value.endsWith(';redact') ? value.slice(0, -';redact'.length) : value)
 }
 
-const isDid = (value: string) => value.length <= 2048 && DID.test(value)
-
 function checkOnly(factory: string, options: ServiceProxyOptions): ServiceProxyOptions['only'] {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`${factory}: options must be an object`)
+    throw inputError(`${factory}: options must be an object`)
   }
   if (options.only !== undefined && typeof options.only !== 'function') {
-    throw new TypeError(`${factory}: "only" must be a function (nsid) => boolean`)
+    throw inputError(`${factory}: "only" must be a function (nsid) => boolean`)
   }
   return options.only
 }

@@ -84,17 +84,19 @@ describe('discoverService', () => {
     const fetch = async (input: string | URL | Request) => (seen.push(String(input)), new Response(DID))
     const cases: [unknown, TypeError][] = [
       ['x', new TypeError('"discovery" must be an object')],
-      [{ plcDirectoryUrl: 'not a url' }, new TypeError('"discovery.plcDirectoryUrl" must be an http(s) URL')],
-      [{ plcDirectoryUrl: 'https://user:pw@plc.example' }, new TypeError('"discovery.plcDirectoryUrl" must not contain credentials')],
+      [{ plcDirectoryUrl: 'not a url' }, new TypeError('"discovery.plcDirectoryUrl" must be an http(s) URL without credentials, query or fragment')],
+      [{ plcDirectoryUrl: 'https://user:pw@plc.example' }, new TypeError('"discovery.plcDirectoryUrl" must be an http(s) URL without credentials, query or fragment')],
       [{ resolveTxt: 'dns' }, new TypeError('"discovery.resolveTxt" must be a function')],
       [{ fetch: 'nope' }, new TypeError('"discovery.fetch" must be a function')],
     ]
     for (const [discovery, error] of cases) {
       await expect(discoverService(DID, discovery as never)).rejects.toThrow(error)
     }
-    // login passes its own `fetch` to discovery; the other fields are checked the same way.
+    // login passes its own `fetch` to the resolver; the other fields are checked the same way.
     for (const [discovery, error] of cases.slice(0, 4)) {
-      await expect(PasswordAgent.login({ identifier: DID, password: 'pw', fetch, discovery: discovery as never })).rejects.toThrow(error)
+      await expect(
+        PasswordAgent.login({ identifier: DID, password: 'pw', fetch, resolveService: discoverService, discovery: discovery as never }),
+      ).rejects.toThrow(error)
     }
     expect(seen).toEqual([])
   })
@@ -149,13 +151,59 @@ describe('discoverService bounds what it reads and how long it waits', () => {
 })
 
 describe('PasswordAgent.login without a service', () => {
-  it('logs in at the PDS found from the handle', async () => {
+  it('logs in at the PDS found from the handle by resolveService: discoverService', async () => {
     nock('https://alice.example.com').get('/.well-known/atproto-did').reply(200, DID)
     nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc())
     const login = nock(PDS).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData({ did: DID }))
-    const result = await PasswordAgent.login({ identifier: 'alice.example.com', password: 'pw', discovery: noDns })
+    const result = await PasswordAgent.login({ identifier: 'alice.example.com', password: 'pw', resolveService: discoverService, discovery: noDns })
     login.done()
     expect(result.success && result.value.session.service).toBe(PDS)
+  })
+
+  it('or at the service discoverService found beforehand', async () => {
+    const plc = nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc())
+    const { service } = await discoverService(DID)
+    plc.done()
+    const login = nock(PDS).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData({ did: DID }))
+    const result = await PasswordAgent.login({ service, identifier: DID, password: 'pw' })
+    login.done()
+    expect(result.success && result.value.session.service).toBe(PDS)
+  })
+
+  it('hands a custom resolver the identifier, the discovery options and the fetch, and logs in where it says', async () => {
+    const calls: unknown[] = []
+    const fetch = jest.fn(async (input: string | URL | Request, init?: RequestInit) => globalThis.fetch(input, init))
+    const resolveService = async (identifier: string, options: object) => (calls.push([identifier, options]), { service: PDS })
+    const login = nock(PDS).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData({ did: DID }))
+    const result = await PasswordAgent.login({ identifier: 'alice.example.com', password: 'pw', fetch, resolveService, discovery: { plcDirectoryUrl: PLC } })
+    login.done()
+    expect(calls).toEqual([['alice.example.com', { plcDirectoryUrl: PLC, fetch }]])
+    expect(result.success && result.value.session.service).toBe(PDS)
+  })
+
+  it('without a resolver is a TypeError that says what to give, before any request', async () => {
+    const fetch = jest.fn(async () => new Response(null, { status: 500 }))
+    for (const identifier of ['alice.example.com', DID, 'alice@example.com']) {
+      await expect(PasswordAgent.login({ identifier, password: 'pw', fetch, discovery: noDns })).rejects.toThrow(
+        new TypeError(
+          'login: give "service" (e.g. "https://bsky.social"), or "resolveService" (e.g. discoverService from "lex-password-agent/discovery") to find it from the identifier',
+        ),
+      )
+    }
+    await expect(PasswordAgent.login({ identifier: DID, password: 'pw', fetch, resolveService: 'plc' as never })).rejects.toThrow(
+      new TypeError('"resolveService" must be a function'),
+    )
+    expect(fetch).not.toHaveBeenCalled()
+  })
+
+  it('refuses what a resolver finds unless it is a service URL we may send the password to', async () => {
+    const fetch = jest.fn(async () => new Response(null, { status: 500 }))
+    for (const found of [undefined, 'https://pds.example', { service: 'ftp://pds.example' }, { service: 'https://u:p@pds.example' }]) {
+      await expect(PasswordAgent.login({ identifier: DID, password: 'pw', fetch, resolveService: async () => found as never })).rejects.toThrow(
+        /^"resolveService\(…\)\.service" must/,
+      )
+    }
+    expect(fetch).not.toHaveBeenCalled()
   })
 })
 
@@ -222,5 +270,26 @@ describe('await using', () => {
     }
     logout.done()
     expect(ref?.destroyed).toBe(true)
+  })
+})
+
+describe('discovery is reached only by code that imports it', () => {
+  it('the main entry (and everything it imports) has no static or dynamic import of lib/discovery.ts', async () => {
+    const { build } = await import('esbuild')
+    const root = new URL('..', import.meta.url).pathname
+    const result = await build({
+      entryPoints: [`${root}lib/index.ts`],
+      absWorkingDir: root,
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    })
+    const inputs = Object.keys(result.metafile.inputs)
+    expect(inputs.filter((path) => /discovery|@atproto-labs|zod/.test(path))).toEqual([])
+    expect(inputs).toContain('lib/password-agent.ts')
+    expect(result.outputFiles[0]!.text).not.toMatch(/node:dns/)
   })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { createSession, deleteSession, getSession, refreshSession } from '../lib/core/lexicons.ts'
-import { SESSION_METHODS } from '../lib/core/request.ts'
+import { isSessionMethod } from '../lib/core/request.ts'
 import { routeToPds } from '../middleware/route-to-pds.ts'
 import { FakeSource, recordingFetch } from './helpers/fake-source.ts'
 import { PDS, SERVICE, session } from './helpers/fixtures.ts'
@@ -84,6 +84,14 @@ describe('routeToPds', () => {
 
   it('knows the session methods by the NSIDs of their schemas', () => {
     // lib/core/request.ts spells them out so middlewares don't bundle lex-schema.
-    expect([...SESSION_METHODS].sort()).toEqual([createSession, deleteSession, getSession, refreshSession].map((m) => m.nsid).sort())
+    for (const { nsid } of [createSession, deleteSession, getSession, refreshSession]) {
+      for (const path of [`/xrpc/${nsid}`, `/xrpc/${nsid}?x=1`, `/xrpc/${nsid}#f`]) expect(isSessionMethod(path)).toBe(true)
+      for (const path of [`/xrpc/${nsid}X`, `/xrpc/${nsid}.x`, `/xrpc/${nsid}/x`, `/xrpc/x${nsid}`, `/x/xrpc/${nsid}`, `/xrpc/${nsid.replace('server', 'serverx')}`]) {
+        expect(isSessionMethod(path)).toBe(false)
+      }
+    }
+    for (const other of ['com.atproto.server.createAccount', 'com.atproto.server.describeServer', 'app.bsky.actor.getProfile']) {
+      expect(isSessionMethod(`/xrpc/${other}`)).toBe(false)
+    }
   })
 })

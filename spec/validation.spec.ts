@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
 import nock from 'nock'
 import type { FetchLike } from '../lib/core/fetch.ts'
+import { discoverService } from '../lib/discovery.ts'
 import { PasswordAgent, type Session } from '../lib/index.ts'
 import { SERVICE, session as makeSession } from './helpers/fixtures.ts'
 
@@ -126,7 +127,10 @@ const NOT_OPTIONS: Row[] = [
 
 /** Malformed login options (valid otherwise). */
 const LOGIN: Row[] = [
-  ['no service with an email identifier (nothing to discover)', () => ({ service: undefined, identifier: 'alice@example.com' }), /"service"/],
+  ['no service and no resolveService', () => ({ service: undefined }), /"service"/],
+  ['no service with an email identifier (nothing to discover)', () => ({ service: undefined, identifier: 'alice@example.com', resolveService: discoverService }), /"service"/],
+  ['resolveService a string', () => ({ service: undefined, resolveService: 'https://bsky.social' }), /"resolveService"/],
+  ['discovery a string', () => ({ service: undefined, resolveService: discoverService, discovery: 'plc' }), /"discovery"/],
   ['empty service', () => ({ service: '' }), /"service"/],
   ['service ftp:', () => ({ service: 'ftp://entryway.example' }), /"service"/],
   ['service javascript:', () => ({ service: 'javascript:alert(1)' }), /"service"/],

@@ -1,4 +1,70 @@
 import { XrpcInvalidResponseError, XrpcResponseError } from '@atproto/lex-client'
+import { rateLimitResetAt } from './retry-timing.ts'
+
+/**
+ * Every error this package throws carries this brand and a stable `code`
+ * (`ERR_` + upper snake case, in the style of Node's own codes), so it is
+ * recognised by {@link isLexPasswordAgentError} across realms and across
+ * copies of the package, where `instanceof` fails. `Symbol.for` keys are
+ * shared by every realm of a process.
+ */
+const BRAND = Symbol.for('lex-password-agent.error')
+
+/**
+ * Brands an instance (in its constructor: a brand on the prototype, set at
+ * module load, would keep bundlers from dropping unused classes).
+ */
+function brand(error: Error): void {
+  Object.defineProperty(error, BRAND, { value: true })
+}
+
+/** What the typed refusals are built from (those of {@link XrpcResponseError}). */
+type ResponseErrorArgs = ConstructorParameters<typeof XrpcResponseError>
+
+/** The `code` of each error this package throws. */
+export type LexPasswordAgentErrorCode =
+  | 'ERR_INVALID_ARG'
+  | 'ERR_LOGGED_OUT'
+  | 'ERR_SESSION_MISMATCH'
+  | 'ERR_SESSION_TIMEOUT'
+  | 'ERR_AUTH_FACTOR_TOKEN_REQUIRED'
+  | 'ERR_ACCOUNT_TAKEDOWN'
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_INVALID_SESSION_RESPONSE'
+  | 'ERR_SESSION_ANSWER_TOO_LARGE'
+  | 'ERR_LOCK_TIMEOUT'
+  | 'ERR_DISCOVERY'
+
+/** An error thrown (or returned as a failure) by this package, from any copy of it. */
+export type LexPasswordAgentError = Error & { readonly code: LexPasswordAgentErrorCode }
+
+/**
+ * Whether `value` is an error of this package: branded with
+ * `Symbol.for('lex-password-agent.error')` and carrying a string `code`.
+ * Judged structurally, not by `instanceof`, so it holds for errors from
+ * another realm (a `vm` context) or another copy of the package.
+ */
+export function isLexPasswordAgentError(value: unknown): value is LexPasswordAgentError {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false
+  return (value as Record<symbol, unknown>)[BRAND] === true && typeof (value as { code?: unknown }).code === 'string'
+}
+
+/**
+ * A `TypeError` for a bad argument or option (code `ERR_INVALID_ARG`): every
+ * input check of the package throws one.
+ */
+export function inputError(message: string): TypeError & { readonly code: 'ERR_INVALID_ARG' } {
+  const error = new TypeError(message) as TypeError & { code: 'ERR_INVALID_ARG' }
+  brand(error)
+  error.code = 'ERR_INVALID_ARG'
+  return error
+}
+
+/** The string `code` of an error-like value from any realm (`ECONNRESET`, …), else `undefined`. */
+export function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null | undefined)?.code
+  return typeof code === 'string' ? code : undefined
+}
 
 /**
  * Thrown by every request, refresh or session read of an agent after logout
@@ -7,8 +73,12 @@ import { XrpcInvalidResponseError, XrpcResponseError } from '@atproto/lex-client
  */
 export class LoggedOutError extends Error {
   override name = 'LoggedOutError'
+  get code(): 'ERR_LOGGED_OUT' {
+    return 'ERR_LOGGED_OUT'
+  }
   constructor(options?: ErrorOptions) {
     super('Logged out', options)
+    brand(this)
   }
 }
 
@@ -18,11 +88,25 @@ export class LoggedOutError extends Error {
  */
 export class SessionMismatchError extends Error {
   override name = 'SessionMismatchError'
+  get code(): 'ERR_SESSION_MISMATCH' {
+    return 'ERR_SESSION_MISMATCH'
+  }
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options)
+    brand(this)
+  }
 }
 
 /** A refresh or logout that did not finish within the configured timeout. */
 export class SessionTimeoutError extends Error {
   override name = 'SessionTimeoutError'
+  get code(): 'ERR_SESSION_TIMEOUT' {
+    return 'ERR_SESSION_TIMEOUT'
+  }
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options)
+    brand(this)
+  }
 }
 
 /**
@@ -34,26 +118,45 @@ export class SessionTimeoutError extends Error {
  */
 export class AuthFactorTokenRequiredError extends XrpcResponseError {
   override name = 'AuthFactorTokenRequiredError'
+  get code(): 'ERR_AUTH_FACTOR_TOKEN_REQUIRED' {
+    return 'ERR_AUTH_FACTOR_TOKEN_REQUIRED'
+  }
+  constructor(...args: ResponseErrorArgs) {
+    super(...args)
+    brand(this)
+  }
 }
 
 /** The account has been taken down (`AccountTakedown`). */
 export class AccountTakedownError extends XrpcResponseError {
   override name = 'AccountTakedownError'
+  get code(): 'ERR_ACCOUNT_TAKEDOWN' {
+    return 'ERR_ACCOUNT_TAKEDOWN'
+  }
+  constructor(...args: ResponseErrorArgs) {
+    super(...args)
+    brand(this)
+  }
 }
 
 /** HTTP 429: wait until {@link RateLimitedError.resetAt} before trying again. */
 export class RateLimitedError extends XrpcResponseError {
   override name = 'RateLimitedError'
-  /** When the server's window reopens (`RateLimit-Reset`, epoch seconds), if it said. */
-  get resetAt(): Date | undefined {
-    return rateLimitReset(this.headers)
+  readonly #receivedAt = Date.now()
+  get code(): 'ERR_RATE_LIMITED' {
+    return 'ERR_RATE_LIMITED'
   }
-}
-
-/** `RateLimit-Reset` as a Date (atproto servers send an epoch in seconds). */
-export function rateLimitReset(headers: Headers): Date | undefined {
-  const value = Number(headers.get('ratelimit-reset') ?? NaN)
-  return Number.isFinite(value) && value > 0 ? new Date(value * 1000) : undefined
+  constructor(...args: ResponseErrorArgs) {
+    super(...args)
+    brand(this)
+  }
+  /**
+   * When the server's window reopens, if it said (`RateLimit-Reset`: an epoch
+   * in seconds as atproto sends it, or seconds from when the answer came).
+   */
+  get resetAt(): Date | undefined {
+    return rateLimitResetAt(this.headers, this.#receivedAt)
+  }
 }
 
 /** The typed subclass for an expected refusal, or the error itself. */
@@ -77,11 +180,15 @@ export function typedFailure<E extends XrpcResponseError<any>>(error: E): E {
  */
 export class InvalidSessionResponseError extends Error {
   override name = 'InvalidSessionResponseError'
+  get code(): 'ERR_INVALID_SESSION_RESPONSE' | 'ERR_SESSION_ANSWER_TOO_LARGE' {
+    return 'ERR_INVALID_SESSION_RESPONSE'
+  }
   /** The HTTP status of the answer. */
   readonly status: number
   constructor(status: number, options?: ErrorOptions) {
     super(`the server's answer is not a valid session response (HTTP ${status})`, options)
     this.status = status
+    brand(this)
   }
 }
 
@@ -92,6 +199,9 @@ export class InvalidSessionResponseError extends Error {
  */
 export class SessionAnswerTooLargeError extends InvalidSessionResponseError {
   override name = 'SessionAnswerTooLargeError'
+  override get code(): 'ERR_SESSION_ANSWER_TOO_LARGE' {
+    return 'ERR_SESSION_ANSWER_TOO_LARGE'
+  }
   /** The limit the answer passed. */
   readonly maxBytes: number
   constructor(status: number, maxBytes: number) {
@@ -114,3 +224,31 @@ export function withoutPayload(error: Error): Error {
   if (!(error instanceof XrpcInvalidResponseError)) return error
   return new InvalidSessionResponseError(error.response.status)
 }
+
+/**
+ * Waiting for a cross-process session lock (the file or Redis store) took
+ * longer than its `acquireTimeoutMs`.
+ */
+export class LockTimeoutError extends Error {
+  override name = 'LockTimeoutError'
+  get code(): 'ERR_LOCK_TIMEOUT' {
+    return 'ERR_LOCK_TIMEOUT'
+  }
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options)
+    brand(this)
+  }
+}
+
+/** The account's identity could not be resolved to a PDS. */
+export class DiscoveryError extends Error {
+  override name = 'DiscoveryError'
+  get code(): 'ERR_DISCOVERY' {
+    return 'ERR_DISCOVERY'
+  }
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options)
+    brand(this)
+  }
+}
+

@@ -15,8 +15,8 @@ export function jwtTimes(token: string): { exp: number; iat?: number } | undefin
   const payload = token.split('.')[1]
   if (!payload || payload.length > 8192) return undefined
   try {
-    const b64 = payload.replace(/-/g, '+').replace(/_/g, '/')
-    const json: unknown = JSON.parse(atob(b64.padEnd(b64.length + ((4 - (b64.length % 4)) % 4), '=')))
+    // base64url to base64; atob needs no padding (forgiving-base64, as in every runtime with fetch).
+    const json: unknown = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/')))
     const { exp, iat } = (json ?? {}) as { exp?: unknown; iat?: unknown }
     if (typeof exp !== 'number' || !Number.isFinite(exp)) return undefined
     return typeof iat === 'number' && Number.isFinite(iat) && iat < exp ? { exp, iat } : { exp }

@@ -1,3 +1,4 @@
+import { limitBody } from './limit-body.ts'
 import type { Session } from './session.ts'
 
 /**
@@ -80,26 +81,21 @@ export function xrpcMethod(pathname: string): string | undefined {
 }
 
 /**
- * NSIDs whose requests always go to the session's `service` (the entryway).
+ * A path or pathname that calls one of the session methods (create, refresh,
+ * get, deleteSession), whose requests always go to the session's `service`
+ * (the entryway): the whole NSID, then the end, a query or a fragment.
  * Spelled out rather than read from lib/core/lexicons.ts: that would pull
- * lex-schema (and zod) into every middleware's bundle. A spec checks they
- * match the schemas.
+ * lex-schema into every middleware's bundle. A spec checks it against the schemas.
  */
-export const SESSION_METHODS: ReadonlySet<string> = new Set([
-  'com.atproto.server.createSession',
-  'com.atproto.server.refreshSession',
-  'com.atproto.server.getSession',
-  'com.atproto.server.deleteSession',
-])
+const SESSION_METHOD = /^\/xrpc\/com\.atproto\.server\.(?:create|refresh|get|delete)Session(?:[?#]|$)/
 
 /**
- * Whether a path or pathname calls one of the session methods. They all live
- * under `com.atproto.server.`, so every other path skips the regex.
+ * Whether a path or pathname calls one of the session methods (see
+ * {@link SESSION_METHOD}). They all live under `com.atproto.server.`, so every
+ * other path skips the regex.
  */
-function isSessionMethod(pathname: string): boolean {
-  if (!pathname.startsWith('/xrpc/com.atproto.server.')) return false
-  const method = xrpcMethod(pathname)
-  return !!method && SESSION_METHODS.has(method)
+export function isSessionMethod(pathname: string): boolean {
+  return pathname.startsWith('/xrpc/com.atproto.server.') && SESSION_METHOD.test(pathname)
 }
 
 /**
@@ -114,19 +110,6 @@ export function routePath(session: Session, path: string): string {
   }
   // After "<origin>/" nothing can change the authority: no parse needed to be sure.
   return (isSessionMethod(path) ? originOf(session.service) : pdsOriginOf(session)) + path
-}
-
-/**
- * {@link accessTokenAllowed} for a URL string, without parsing it when it
- * plainly starts with one of the session's origins followed by "/" (the
- * authority ends there, so the origin is certain). `undefined`: parse it.
- */
-export function accessTokenAllowedHref(session: Session, href: string): boolean | undefined {
-  const pds = pdsOriginOf(session)
-  if (href.startsWith(pds) && href[pds.length] === '/') return true
-  const service = originOf(session.service)
-  if (href.startsWith(service) && href[service.length] === '/') return isSessionMethod(href.slice(service.length))
-  return undefined
 }
 
 /**
@@ -159,10 +142,16 @@ export function carriesAccessToken(
   return accessTokenAllowedFor(session, raw)
 }
 
-/** {@link accessTokenAllowed} for a URL string: by prefix when it can, else parsed. */
+/**
+ * {@link accessTokenAllowed} for a URL string, without parsing it when it
+ * plainly starts with one of the session's origins followed by "/" (the
+ * authority ends there, so the origin is certain); else parsed.
+ */
 export function accessTokenAllowedFor(session: Session, href: string): boolean {
-  const fast = accessTokenAllowedHref(session, href)
-  if (fast !== undefined) return fast
+  const pds = pdsOriginOf(session)
+  if (href.startsWith(pds) && href[pds.length] === '/') return true
+  const service = originOf(session.service)
+  if (href.startsWith(service) && href[service.length] === '/') return isSessionMethod(href.slice(service.length))
   const url = URL.parse(href)
   return !!url && accessTokenAllowed(session, url)
 }
@@ -183,32 +172,9 @@ export function isReplayable(input: string | URL | Request, init?: RequestInit):
 export async function peekErrorCode(res: Response, maxBytes = 16 * 1024): Promise<string | undefined> {
   const type = res.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase()
   if (type !== 'application/json' || !res.body || res.bodyUsed) return undefined
-  const length = Number(res.headers.get('content-length') ?? NaN)
-  if (length > maxBytes) return undefined
-  const reader = res.clone().body!.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
   try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      size += value.byteLength
-      if (size > maxBytes) return undefined
-      chunks.push(value)
-    }
-  } catch {
-    return undefined
-  } finally {
-    reader.cancel().catch(() => {})
-  }
-  try {
-    const bytes = new Uint8Array(size)
-    let offset = 0
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset)
-      offset += chunk.byteLength
-    }
-    const json: unknown = JSON.parse(new TextDecoder().decode(bytes))
+    // A larger clone is refused by its Content-Length or cut off once past the limit (and cancelled).
+    const json: unknown = await (await limitBody(res.clone(), maxBytes, () => new RangeError('too large'))).json()
     const error = (json as { error?: unknown } | null)?.error
     return typeof error === 'string' ? error : undefined
   } catch {

@@ -1,4 +1,4 @@
-import type { DidString } from '@atproto/lex-schema'
+import { isDatetimeString, type DidString } from '@atproto/lex-schema'
 
 /** The body of a createSession / refreshSession answer, kept as the server sent it. */
 export type SessionData = {
@@ -34,7 +34,6 @@ export type Session = {
 
 const JWT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 const DID_RE = /^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$/
-const ISO_DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -54,12 +53,8 @@ export function parseHttpUrl(value: unknown): URL | null {
  */
 export function checkServiceUrl(value: unknown, field: string): string {
   const url = parseHttpUrl(value)
-  if (!url) throw new TypeError(`"${field}" must be an http(s) URL`)
-  if (url.username || url.password) {
-    throw new TypeError(`"${field}" must not contain credentials`)
-  }
-  if (url.search || url.hash) {
-    throw new TypeError(`"${field}" must not contain a query or fragment`)
+  if (!url || url.username || url.password || url.search || url.hash) {
+    throw new TypeError(`"${field}" must be an http(s) URL without credentials, query or fragment`)
   }
   return url.href
 }
@@ -68,6 +63,12 @@ export function isJwtShaped(value: unknown): value is string {
   return typeof value === 'string' && value.length < 16_384 && JWT_RE.test(value)
 }
 
+/**
+ * A DID (atproto syntax, at most 2 KiB; the rule of lex-schema's `isDidString`).
+ * Kept here: lex-schema's would bring all of `@atproto/syntax` (no
+ * `sideEffects: false`) into middlewares bundled without lex-client, such as
+ * `serviceProxy`.
+ */
 export function isDid(value: unknown): value is DidString {
   return typeof value === 'string' && value.length <= 2048 && DID_RE.test(value)
 }
@@ -77,32 +78,22 @@ export function isDid(value: unknown): value is DidString {
  * names the first bad field (never its value: it may be a token).
  */
 export function assertSession(value: unknown, name = 'session'): asserts value is Session {
-  if (!isObject(value)) throw new TypeError(`"${name}" must be a Session object`)
-  const { data } = value
-  if (!isObject(data)) throw new TypeError(`"${name}.data" must be an object`)
-  if (!isJwtShaped(data.accessJwt)) {
-    throw new TypeError(`"${name}.data.accessJwt" must be a JWT string`)
+  const must = (ok: unknown, field: string, what: string) => {
+    if (!ok) throw new TypeError(`"${name}${field}" must be ${what}`)
   }
-  if (!isJwtShaped(data.refreshJwt)) {
-    throw new TypeError(`"${name}.data.refreshJwt" must be a JWT string`)
-  }
-  if (!isDid(data.did)) throw new TypeError(`"${name}.data.did" must be a DID`)
-  if (typeof data.handle !== 'string' || !data.handle) {
-    throw new TypeError(`"${name}.data.handle" must be a non-empty string`)
-  }
-  if (data.didDoc !== undefined && !isObject(data.didDoc)) {
-    throw new TypeError(`"${name}.data.didDoc" must be an object when present`)
-  }
-  // Date.parse alone accepts "1" or "hello 1" (as 2001).
-  if (
-    typeof value.refreshedAt !== 'string' ||
-    !ISO_DATETIME_RE.test(value.refreshedAt) ||
-    Number.isNaN(Date.parse(value.refreshedAt))
-  ) {
-    throw new TypeError(`"${name}.refreshedAt" must be an ISO 8601 date string`)
-  }
-  if (value.pdsUrl !== null) checkServiceUrl(value.pdsUrl, `${name}.pdsUrl`)
-  checkServiceUrl(value.service, `${name}.service`)
+  must(isObject(value), '', 'a Session object')
+  const { data, refreshedAt, pdsUrl } = value as Record<string, unknown>
+  must(isObject(data), '.data', 'an object')
+  const { accessJwt, refreshJwt, did, handle, didDoc } = data as Record<string, unknown>
+  must(isJwtShaped(accessJwt), '.data.accessJwt', 'a JWT')
+  must(isJwtShaped(refreshJwt), '.data.refreshJwt', 'a JWT')
+  must(isDid(did), '.data.did', 'a DID')
+  must(typeof handle === 'string' && handle, '.data.handle', 'a non-empty string')
+  must(didDoc === undefined || isObject(didDoc), '.data.didDoc', 'an object')
+  // Atproto's datetime (lex-schema's check): Date.parse alone accepts "1" or "hello 1" (as 2001).
+  must(isDatetimeString(refreshedAt), '.refreshedAt', 'an ISO 8601 date')
+  if (pdsUrl !== null) checkServiceUrl(pdsUrl, `${name}.pdsUrl`)
+  checkServiceUrl((value as Session).service, `${name}.service`)
 }
 
 /** Outcome of reading the PDS endpoint from a DID document. */
@@ -114,27 +105,17 @@ export type PdsEndpoint = { url: string; warning?: undefined } | { url: null; wa
  * else is refused with a reason, and the caller falls back to `service`.
  */
 export function pdsEndpoint(didDoc: unknown, did: string): PdsEndpoint {
-  if (didDoc === undefined) return { url: null, warning: 'the session has no DID document' }
-  if (!isObject(didDoc)) return { url: null, warning: 'the DID document is not an object' }
-  if (didDoc.id !== did) {
-    return { url: null, warning: 'the DID document belongs to another DID' }
-  }
+  const refused = (warning: string): PdsEndpoint => ({ url: null, warning: `the DID document ${warning}` })
+  if (!isObject(didDoc) || didDoc.id !== did) return refused('is missing or of another DID')
   const services = Array.isArray(didDoc.service) ? didDoc.service : []
   const entry = services.find(
     (s): s is Record<string, unknown> =>
       isObject(s) && (s.id === '#atproto_pds' || s.id === `${did}#atproto_pds`),
   )
-  if (!entry) return { url: null, warning: 'the DID document has no #atproto_pds service' }
-  if (entry.type !== 'AtprotoPersonalDataServer') {
-    return { url: null, warning: '#atproto_pds is not of type AtprotoPersonalDataServer' }
-  }
+  if (entry?.type !== 'AtprotoPersonalDataServer') return refused('has no #atproto_pds of type AtprotoPersonalDataServer')
   const url = parseHttpUrl(entry.serviceEndpoint)
-  if (!url) return { url: null, warning: '#atproto_pds endpoint is not an http(s) URL' }
-  if (url.username || url.password || url.search || url.hash || url.pathname !== '/') {
-    return {
-      url: null,
-      warning: '#atproto_pds endpoint must be a bare origin (no credentials, path or query)',
-    }
+  if (!url || url.username || url.password || url.search || url.hash || url.pathname !== '/') {
+    return refused('gives no bare http(s) origin for #atproto_pds')
   }
   return { url: url.origin }
 }

@@ -1,0 +1,176 @@
+import { XrpcResponseError, xrpcSafe, type Agent } from '@atproto/lex-client'
+import {
+  InvalidSessionResponseError,
+  SessionAnswerTooLargeError,
+  SessionTimeoutError,
+  withoutPayload,
+} from './errors.ts'
+import type { FetchLike } from './fetch.ts'
+import { deleteSession, getSession, refreshSession } from './lexicons.ts'
+import { limitBody } from './limit-body.ts'
+import { isJwtShaped, pdsEndpoint, type Session, type SessionData } from './session.ts'
+
+/** A session the server just issued, and what was wrong with its DID document (if anything). */
+export type IssuedSession = { session: Session; warning?: string }
+
+/**
+ * The server calls the session holder makes (a fake in specs). Neither
+ * method rejects: a failure comes back as an Error that carries no payload
+ * (no tokens). A definitive refusal is an `XrpcResponseError`
+ * ({@link isDefinitiveRefusal}); any other Error, a timeout included, is
+ * transient.
+ */
+export interface SessionApi {
+  /**
+   * refreshSession with `session`'s refresh token. An answer for another DID
+   * is handed back as is: refusing it is the caller's decision.
+   */
+  refreshSession(session: Session): Promise<IssuedSession | Error>
+  /** deleteSession with `session`'s refresh token: `undefined` once revoked. */
+  deleteSession(session: Session): Promise<Error | undefined>
+}
+
+/**
+ * Default most bytes read from one session answer. A session with its DID
+ * document is a few KiB; the limit only has to stop a hostile or broken server
+ * from filling memory.
+ */
+export const MAX_SESSION_ANSWER_BYTES = 1024 * 1024
+
+/** {@link SessionApi} over HTTP: XRPC calls to the service, each bounded by `timeoutMs`. */
+export class HttpSessionApi implements SessionApi {
+  readonly #agent: Agent
+  readonly #timeoutMs: number
+
+  constructor(service: string, options: { fetch: FetchLike; timeoutMs: number; maxAnswerBytes?: number }) {
+    this.#agent = serviceAgent(service, options.fetch, options.maxAnswerBytes)
+    this.#timeoutMs = options.timeoutMs
+  }
+
+  async refreshSession(session: Session): Promise<IssuedSession | Error> {
+    // One deadline for the refresh and its getSession backfill.
+    const deadline = AbortSignal.timeout(this.#timeoutMs)
+    const res = await this.#call(
+      (signal) =>
+        xrpcSafe(this.#agent, refreshSession, {
+          headers: { authorization: `Bearer ${session.data.refreshJwt}` },
+          signal,
+        }),
+      deadline,
+    )
+    if (res instanceof Error || !res.success) return withoutPayload(res)
+    if (!hasJwtTokens(res.body)) return new InvalidSessionResponseError(200)
+    const data: SessionData = { ...res.body }
+    // Some servers leave didDoc / email out of refreshSession though createSession
+    // had them; getSession has them. (A server that never sends them costs nothing.)
+    if (
+      data.did === session.data.did &&
+      ((data.didDoc == null && session.data.didDoc != null) ||
+        (data.emailConfirmed == null && session.data.emailConfirmed != null))
+    ) {
+      const extra = await this.#call(
+        (signal) =>
+          xrpcSafe(this.#agent, getSession, {
+            headers: { authorization: `Bearer ${data.accessJwt}` },
+            signal,
+          }),
+        deadline,
+      )
+      if (!(extra instanceof Error) && extra.success && extra.body.did === data.did) {
+        Object.assign(data, extra.body, { accessJwt: data.accessJwt, refreshJwt: data.refreshJwt })
+      }
+    }
+    return sessionFromServer(data, session.service, session.pdsUrl)
+  }
+
+  async deleteSession(session: Session): Promise<Error | undefined> {
+    const res = await this.#call((signal) =>
+      xrpcSafe(this.#agent, deleteSession, {
+        headers: { authorization: `Bearer ${session.data.refreshJwt}` },
+        signal,
+      }),
+    )
+    return res instanceof Error || !res.success ? withoutPayload(res) : undefined
+  }
+
+  /**
+   * A session call bounded by the timeout (or by the operation's `signal`).
+   * Never throws: a fault or a timeout comes back as an Error, which callers
+   * treat as transient.
+   */
+  async #call<T>(
+    call: (signal: AbortSignal) => Promise<T>,
+    signal = AbortSignal.timeout(this.#timeoutMs),
+  ): Promise<T | Error> {
+    try {
+      const res = await call(signal)
+      if (signal.aborted && typeof res === 'object' && res && 'success' in res && !res.success) {
+        return new SessionTimeoutError(`session call timed out after ${this.#timeoutMs} ms`)
+      }
+      return res
+    } catch (err) {
+      if (signal.aborted) {
+        return new SessionTimeoutError(`session call timed out after ${this.#timeoutMs} ms`)
+      }
+      return err instanceof Error ? err : new Error('session call failed', { cause: err })
+    }
+  }
+}
+
+/** Server answers that end a session for good (anything else is transient). */
+const DEFINITIVE_ERRORS = new Set(['ExpiredToken', 'InvalidToken', 'AccountTakedown'])
+
+/**
+ * True only for a well-formed 400/401 XRPC answer whose error code says the
+ * token is dead. A 5xx carrying the same code, a proxy's HTML page or a
+ * network fault is never definitive.
+ */
+export function isDefinitiveRefusal(error: unknown): boolean {
+  return (
+    error instanceof XrpcResponseError &&
+    (error.status === 400 || error.status === 401) &&
+    DEFINITIVE_ERRORS.has(error.error)
+  )
+}
+
+/**
+ * A lex-client Agent for the session methods on `service`. They carry a
+ * password or a token, so they go there and nowhere else: no redirects. An
+ * answer larger than `maxBytes` is not read (see {@link limitBody}); lex-client
+ * hands the {@link SessionAnswerTooLargeError} back wrapped, and
+ * `withoutPayload` unwraps it.
+ */
+export function serviceAgent(service: string, fetch: FetchLike, maxBytes = MAX_SESSION_ANSWER_BYTES): Agent {
+  return {
+    fetchHandler: async (path, init) => {
+      const res = await fetch(new URL(path, service), { ...init, redirect: 'error' })
+      return limitBody(res, maxBytes, () => new SessionAnswerTooLargeError(res.status, maxBytes))
+    },
+  }
+}
+
+/**
+ * Whether a session answer's tokens are JWT-shaped, as a saved Session's must
+ * be. The schema only says "string": an empty, opaque or multi-line token
+ * would be saved (and then refused by `resume`) or end up quoted in a
+ * `Headers` TypeError when sent.
+ */
+export function hasJwtTokens(data: { accessJwt: unknown; refreshJwt: unknown }): boolean {
+  return isJwtShaped(data.accessJwt) && isJwtShaped(data.refreshJwt)
+}
+
+/**
+ * Builds a {@link Session} from a createSession / refreshSession answer. Routes
+ * to the DID document's PDS when it passes the checks; with no DID document
+ * the previous `pdsUrl` is kept, so routing survives servers that omit it.
+ */
+export function sessionFromServer(data: SessionData, service: string, previousPdsUrl: string | null): IssuedSession {
+  let pdsUrl = previousPdsUrl
+  let warning: string | undefined
+  if (data.didDoc != null) {
+    const endpoint = pdsEndpoint(data.didDoc, data.did)
+    pdsUrl = endpoint.url
+    if (endpoint.warning) warning = `${endpoint.warning}; requests go to the service URL`
+  }
+  return { session: { data, refreshedAt: new Date().toISOString(), pdsUrl, service }, warning }
+}
