@@ -1,5 +1,8 @@
-// Two projects on one base: unit specs (nock, no sockets beyond loopback) and
-// integration specs (processes, the reference PDS, Redis), which get more time.
+// Three projects on one base: unit specs (nock, no sockets beyond loopback),
+// integration specs (processes, the reference PDS, Redis), which get more time,
+// and the kill tests (dozens of processes SIGKILLed), which `npm test` runs on
+// their own afterwards (--runInBand) so they never starve a PDS starting beside them.
+const STRESS = '<rootDir>/spec/integration/.*-kill\\.spec\\.ts$'
 const ESM_ONLY = [
   'nock', '@mswjs/interceptors', 'rettime', '@open-draft/until', 'p-queue', 'p-timeout', 'eventemitter3',
   '@atproto', '@atproto-labs', 'multiformats', 'ofetch', 'destr', 'ufo', 'node-fetch-native',
@@ -35,7 +38,13 @@ export default {
       ...base,
       displayName: 'integration',
       testMatch: ['<rootDir>/spec/integration/**/*.spec.ts', '<rootDir>/spec/pds/*.spec.ts'],
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/spec/pds/\\.install/'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/spec/pds/\\.install/', STRESS],
+      testTimeout: 120_000,
+    },
+    {
+      ...base,
+      displayName: 'stress',
+      testMatch: ['<rootDir>/spec/integration/*-kill.spec.ts'],
       testTimeout: 120_000,
     },
   ],

@@ -176,7 +176,8 @@ class PortTakenError extends Error {}
 
 function spawnPds(opts: StartPdsOptions): Promise<TestPds> {
   const log = opts.log ?? /^(1|true)$/i.test(process.env['PDS_LOG'] ?? '')
-  const timeoutMs = opts.timeoutMs ?? 30_000
+  // About 2 s on an idle machine; generous for a loaded 2-core one.
+  const timeoutMs = opts.timeoutMs ?? 90_000
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PDS_STOP_ON_STDIN_END: '1',
