@@ -1,10 +1,11 @@
 import { DidResolverCommon } from '@atproto-labs/did-resolver'
 import { AtprotoHandleResolver, type ResolveTxt } from '@atproto-labs/handle-resolver'
+import { check, checkOptions, fail, func, string, type Rule } from './core/check.ts'
 import { DiscoveryError } from './core/errors.ts'
 import type { FetchLike } from './core/fetch.ts'
 import { limitBody } from './core/limit-body.ts'
 import { inputSignal } from './core/request.ts'
-import { checkServiceUrl, isDid, pdsEndpoint } from './core/session.ts'
+import { isDid, pdsEndpoint, serviceUrl } from './core/session.ts'
 
 /** Options for finding an account's PDS from its handle or DID. */
 export type DiscoveryOptions = {
@@ -19,6 +20,9 @@ export type DiscoveryOptions = {
    */
   resolveTxt?: ResolveTxt
 }
+
+/** {@link DiscoveryOptions}, checked before any lookup. */
+const RULES: Record<keyof DiscoveryOptions, Rule> = { fetch: func, plcDirectoryUrl: serviceUrl, resolveTxt: func }
 
 /** A handle (atproto syntax): dot-separated DNS labels, a TLD that starts with a letter, at most 253 characters. */
 const HANDLE = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/
@@ -42,24 +46,22 @@ export async function discoverService(
   identifier: string,
   options: DiscoveryOptions = {},
 ): Promise<{ did: string; service: string }> {
-  assertDiscoveryOptions(options)
-  if (typeof identifier !== 'string' || !identifier) {
-    throw new TypeError('"identifier" must be a non-empty string')
-  }
+  checkOptions('discoverService', options, RULES)
+  check('discoverService', 'identifier', identifier, string)
   if (identifier.includes('@') && !identifier.startsWith('@')) {
-    throw new TypeError('"service" is required to log in with an email address (only a handle or a DID leads to a PDS)')
+    fail('discoverService', 'identifier', 'be a handle or a DID (to log in with an email, give "service")')
   }
   const fetch = bounded(options.fetch ?? ((input, init) => globalThis.fetch(input, init)))
   let did: string | null
   let handle: string | undefined
   if (identifier.startsWith('did:')) {
-    if (!isDid(identifier)) throw new TypeError('"identifier" is not a valid DID')
+    if (!isDid(identifier)) fail('discoverService', 'identifier', 'be a valid DID')
     did = identifier
   } else {
     handle = identifier.replace(/^@/, '').toLowerCase()
     // Before any lookup: the handle becomes a hostname (DNS and https://<handle>/).
     if (handle.length > 253 || !HANDLE.test(handle)) {
-      throw new TypeError('"identifier" must be a handle (e.g. alice.bsky.social), a DID or, with "service", an email')
+      fail('discoverService', 'identifier', 'be a handle (e.g. alice.bsky.social) or a DID')
     }
     const resolver = new AtprotoHandleResolver({ fetch, resolveTxt: options.resolveTxt ?? nodeResolveTxt })
     did = await resolver.resolve(handle)
@@ -76,17 +78,6 @@ export async function discoverService(
   const endpoint = pdsEndpoint(doc, did)
   if (!endpoint.url) throw new DiscoveryError(`no usable PDS for ${did}: ${endpoint.warning}`)
   return { did, service: endpoint.url }
-}
-
-/** Checks {@link DiscoveryOptions} (named as login's `discovery` option) before any lookup. */
-export function assertDiscoveryOptions(options: unknown): asserts options is DiscoveryOptions {
-  if (typeof options !== 'object' || options === null) throw new TypeError('"discovery" must be an object')
-  const { fetch, plcDirectoryUrl, resolveTxt } = options as DiscoveryOptions
-  if (fetch !== undefined && typeof fetch !== 'function') throw new TypeError('"discovery.fetch" must be a function')
-  if (resolveTxt !== undefined && typeof resolveTxt !== 'function') {
-    throw new TypeError('"discovery.resolveTxt" must be a function')
-  }
-  if (plcDirectoryUrl !== undefined) checkServiceUrl(plcDirectoryUrl, 'discovery.plcDirectoryUrl')
 }
 
 /**

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises'
 import path from 'node:path'
-import { MAX_TIMER_MS } from './core/fetch.ts'
+import { check, checkOptions, number, string, type Rule } from './core/check.ts'
 import { FileLock, removeDeadTemps, tempName } from './file-lock.ts'
 import type { Session } from './core/session.ts'
 import { parseStoredSession, type SessionLock, type SessionStore } from './core/session-store.ts'
@@ -11,6 +11,9 @@ export type FileSessionStoreOptions = {
   /** Give up acquiring the lock after this long (default 120 000). */
   acquireTimeoutMs?: number
 }
+
+// At most 2^31-1 ms: Node fires a longer timer after 1 ms (the lock would be touched in a busy loop).
+const RULES: Record<keyof FileSessionStoreOptions, Rule> = { staleMs: number({ above: true }), acquireTimeoutMs: number({ above: true }) }
 
 /**
  * A session saved as one JSON file (exactly the `Session` object, mode 0600,
@@ -28,14 +31,8 @@ export class FileSessionStore implements SessionStore {
   readonly #lock: FileLock
 
   constructor(file: string, options: FileSessionStoreOptions = {}) {
-    if (typeof file !== 'string' || !file) throw new TypeError('"file" must be a non-empty path')
-    for (const key of ['staleMs', 'acquireTimeoutMs'] as const) {
-      const v = options[key]
-      // At most 2^31-1: Node fires a longer timer after 1 ms (the lock would be touched in a busy loop).
-      if (v !== undefined && !(typeof v === 'number' && v > 0 && v <= MAX_TIMER_MS)) {
-        throw new TypeError(`"${key}" must be a positive number of milliseconds, at most ${MAX_TIMER_MS}`)
-      }
-    }
+    check('FileSessionStore', 'file', file, string)
+    checkOptions('FileSessionStore', options, RULES)
     this.file = path.resolve(file)
     // A new path (0.1 used `<file>.lock`): an old lock file is never in the way.
     this.#lock = new FileLock(`${this.file}.locks`, { staleMs: options.staleMs, acquireTimeoutMs: options.acquireTimeoutMs })

@@ -1,4 +1,8 @@
-export {
+// The main entry's public surface, by name: each one is in README.md's Exports
+// table. Helpers the modules share (JWT reading, refusal tests, checks) are
+// internal; import them from their module inside this repository.
+import { XrpcResponseError } from '@atproto/lex-client'
+import {
   AccountTakedownError,
   AuthFactorTokenRequiredError,
   DiscoveryError,
@@ -13,9 +17,13 @@ export {
   type LexPasswordAgentError,
   type LexPasswordAgentErrorCode,
 } from './core/errors.ts'
-export { globalFetch, pipeline, type FetchLike, type Middleware } from './core/fetch.ts'
-export type { HookName, SessionHooks } from './core/hooks.ts'
-export {
+import { pipeline, type FetchLike, type Middleware } from './core/fetch.ts'
+import type { HookName, SessionHooks } from './core/hooks.ts'
+import { SessionHolder, type SessionHolderOptions } from './core/session-holder.ts'
+import type { SessionSource } from './core/session-source.ts'
+import { isNewerSession, MemorySessionStore, type SessionLock, type SessionStore } from './core/session-store.ts'
+import { Session, type SessionData } from './core/session.ts'
+import {
   PasswordAgent,
   type LoginOptions,
   type LoginResult,
@@ -24,9 +32,46 @@ export {
   type ServiceResolver,
   type ServiceResolverOptions,
 } from './password-agent.ts'
-export { isNewerSession, MemorySessionStore, type SessionLock, type SessionStore } from './core/session-store.ts'
-export { jwtExpiry } from './core/jwt.ts'
-export { isDefinitiveRefusal } from './core/session-api.ts'
-export { SessionHolder, type SessionHolderOptions, type SessionSource } from './core/session-holder.ts'
-export { Session, type SessionData } from './core/session.ts'
-export { XrpcResponseError } from '@atproto/lex-client'
+
+export {
+  // The agent, its options and results
+  PasswordAgent,
+  type PasswordAgentOptions,
+  type LoginOptions,
+  type ResumeOptions,
+  type LoginResult,
+  type ServiceResolver,
+  type ServiceResolverOptions,
+  // The saved session and the hooks that receive it
+  Session,
+  type SessionData,
+  type SessionHooks,
+  type HookName,
+  // Errors: this package's (branded, with a `code`), and lex-client's for `instanceof`
+  isLexPasswordAgentError,
+  type LexPasswordAgentError,
+  type LexPasswordAgentErrorCode,
+  LoggedOutError,
+  SessionMismatchError,
+  SessionTimeoutError,
+  InvalidSessionResponseError,
+  SessionAnswerTooLargeError,
+  AuthFactorTokenRequiredError,
+  AccountTakedownError,
+  RateLimitedError,
+  LockTimeoutError,
+  DiscoveryError,
+  XrpcResponseError,
+  // Sessions shared between processes: the store contract and the in-memory store
+  type SessionStore,
+  type SessionLock,
+  MemorySessionStore,
+  isNewerSession,
+  // Custom stacks: the pipeline, and the session source the middlewares take
+  pipeline,
+  type FetchLike,
+  type Middleware,
+  SessionHolder,
+  type SessionHolderOptions,
+  type SessionSource,
+}

@@ -1,18 +1,20 @@
 import { XrpcResponseError, xrpcSafe, type Agent } from '@atproto/lex-client'
 import type { DidString } from '@atproto/lex-schema'
-import { InvalidSessionResponseError, LoggedOutError, SessionMismatchError, typedFailure, withoutPayload } from './core/errors.ts'
-import { globalFetch, MAX_TIMER_MS, pipeline, type FetchLike } from './core/fetch.ts'
-import { assertHooks, type SessionHooks } from './core/hooks.ts'
+import { boolean, bytes, check, checkOptions, fail, func, nested, number, oneOf, required, string, type Rule, type Rules } from './core/check.ts'
+import { InvalidSessionResponseError, inputError, LoggedOutError, SessionMismatchError, typedFailure, withoutPayload } from './core/errors.ts'
+import { globalFetch, pipeline, type FetchLike } from './core/fetch.ts'
+import { HOOK_RULES, type SessionHooks } from './core/hooks.ts'
 import { createAccount, createSession } from './core/lexicons.ts'
 import { authHeader } from '../middleware/auth-header.ts'
 import { refreshOnExpired } from '../middleware/refresh-on-expired.ts'
 import { routeToPds } from '../middleware/route-to-pds.ts'
-import { refreshAhead, type RefreshAheadOptions } from '../middleware/refresh-ahead.ts'
+import { REFRESH_AHEAD_RULES, refreshAhead, type RefreshAheadOptions } from '../middleware/refresh-ahead.ts'
+import type { BackoffOptions } from './core/backoff.ts'
 import { accessTokenExpiry } from './core/jwt.ts'
 import { hasJwtTokens, isDefinitiveRefusal, serviceAgent, sessionFromServer } from './core/session-api.ts'
 import { SessionHolder } from './core/session-holder.ts'
-import { assertSessionStore, type SessionLock, type SessionStore } from './core/session-store.ts'
-import { assertSession, checkServiceUrl, type Session, type SessionData } from './core/session.ts'
+import { sessionStore, type SessionLock, type SessionStore } from './core/session-store.ts'
+import { assertSession, parseHttpUrl, serviceUrl, type Session, type SessionData } from './core/session.ts'
 
 /** Options shared by `login`, `resume`, `delete` and the constructor. */
 export type PasswordAgentOptions = {
@@ -132,8 +134,7 @@ export class PasswordAgent implements Agent {
    * {@link PasswordAgent.resume}, which checks the session is still alive.
    */
   constructor(session: Session, options: PasswordAgentOptions = {}) {
-    assertSession(session)
-    assertAgentOptions(options)
+    checkAgent('PasswordAgent', session, options)
     this.#did = session.data.did
     this.sessionHolder = new SessionHolder(session, {
       fetch: options.fetch,
@@ -236,33 +237,12 @@ export class PasswordAgent implements Agent {
     extra?: Omit<LoginOptions, 'service' | 'identifier' | 'password'>,
   ): Promise<LoginResult> {
     const options = typeof input === 'string' || input instanceof URL ? { ...extra, ...parseLoginUrl(input) } : input
-    if (typeof options !== 'object' || options === null) {
-      throw new TypeError('login: options must be an object')
-    }
-    assertNonEmptyString(options.identifier, 'identifier')
-    assertNonEmptyString(options.password, 'password')
-    // Check before String(): an object's toString could throw or say anything.
-    if (options.service !== undefined) checkServiceUrl(options.service, 'service')
-    if (options.authFactorToken !== undefined) {
-      assertNonEmptyString(options.authFactorToken, 'authFactorToken')
-    }
-    if (options.allowTakendown !== undefined && typeof options.allowTakendown !== 'boolean') {
-      throw new TypeError('"allowTakendown" must be a boolean')
-    }
-    assertAgentOptions(options)
+    checkLogin('login', options, LOGIN_RULES)
     const { fetch = globalFetch, resolveService, discovery } = options
-    if (resolveService !== undefined && typeof resolveService !== 'function') throw new TypeError('"resolveService" must be a function')
-    if (options.service === undefined && !resolveService) {
-      throw new TypeError('login: give "service" (e.g. "https://bsky.social"), or "resolveService" (e.g. discoverService from "lex-password-agent/discovery") to find it from the identifier')
-    }
-    // Its fields are for the resolver, which checks them (discoverService does, before any lookup).
-    if (discovery !== undefined && (typeof discovery !== 'object' || discovery === null)) {
-      throw new TypeError('"discovery" must be an object')
-    }
     let service = options.service
     if (service === undefined) {
       service = (await resolveService!(options.identifier, { ...discovery, fetch }))?.service
-      checkServiceUrl(service, 'resolveService(…).service')
+      check('login', 'resolveService(…).service', service, serviceUrl)
     }
     service = String(service)
     const res = await xrpcSafe(serviceAgent(service, fetch, options.maxSessionAnswerBytes), createSession, {
@@ -283,17 +263,11 @@ export class PasswordAgent implements Agent {
    * `HandleNotAvailable` or `InvalidInviteCode` come back as `success: false`).
    */
   static async createAccount(
-    input: { handle: string; email?: string; password?: string; inviteCode?: string; did?: string; verificationCode?: string; verificationPhone?: string; recoveryKey?: string },
+    input: CreateAccountInput,
     options: PasswordAgentOptions & { service: string | URL },
   ): Promise<LoginResult> {
-    if (typeof input !== 'object' || input === null) throw new TypeError('createAccount: input must be an object')
-    assertNonEmptyString(input.handle, 'handle')
-    for (const key of ['email', 'password', 'inviteCode', 'did', 'verificationCode', 'verificationPhone', 'recoveryKey'] as const) {
-      if (input[key] !== undefined) assertNonEmptyString(input[key], key)
-    }
-    if (typeof options !== 'object' || options === null) throw new TypeError('createAccount: options must be an object')
-    checkServiceUrl(options.service, 'service')
-    assertAgentOptions(options)
+    check('createAccount', 'input', input, nested(CREATE_ACCOUNT_INPUT_RULES))
+    checkOptions('createAccount', options, CREATE_ACCOUNT_RULES)
     const service = String(options.service)
     const res = await xrpcSafe(serviceAgent(service, options.fetch ?? globalFetch, options.maxSessionAnswerBytes), createAccount, {
       body: input as never,
@@ -326,14 +300,9 @@ export class PasswordAgent implements Agent {
    * `onRefreshFailure` runs and the agent is returned with the saved tokens.
    */
   static async resume(session: Session, options: ResumeOptions = {}): Promise<PasswordAgent> {
-    assertSession(session)
     // Before destructuring: `...` would turn a string or number into options.
-    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object')
+    checkAgent('resume', session, options, RESUME_RULES)
     const { refresh = 'always', ...agentOptions } = options
-    if (refresh !== 'always' && refresh !== 'if-expired') {
-      throw new TypeError('"refresh" must be \'always\' or \'if-expired\'')
-    }
-    assertAgentOptions(agentOptions)
     const agent = new PasswordAgent(session, agentOptions)
     // Another process may have rotated it since it was saved.
     await agent.sessionHolder.syncFromStore()
@@ -355,16 +324,13 @@ export class PasswordAgent implements Agent {
    * limit (30 per 5 min, 300 per day).
    */
   static async resumeOrLogin(options: LoginOptions & { store: SessionStore }): Promise<LoginResult> {
-    if (typeof options !== 'object' || options === null) {
-      throw new TypeError('resumeOrLogin: options must be an object')
-    }
-    if (options.store === undefined) throw new TypeError('"store" is required')
-    assertSessionStore(options.store)
+    // Everything login needs, checked before the store is even read.
+    checkLogin('resumeOrLogin', options, RESUME_OR_LOGIN_RULES)
     const agentOptions = agentOptionsOf(options)
     try {
       const saved = await options.store.get()
       if (saved !== undefined) {
-        assertSession(saved, 'stored session')
+        assertSession(saved, 'resumeOrLogin', 'stored session')
         return { success: true, value: await PasswordAgent.resume(saved, { ...agentOptions, refresh: 'if-expired' }) }
       }
     } catch (err) {
@@ -381,55 +347,83 @@ export class PasswordAgent implements Agent {
    * transient failure (the session may still be valid).
    */
   static async delete(session: Session, options: PasswordAgentOptions = {}): Promise<void> {
+    checkAgent('delete', session, options)
     await new PasswordAgent(session, options).logout()
   }
 }
 
-/** The agent's own options out of login-style options (no credentials). */
+/** The agent's own options out of login-style options (no credentials): the keys of its rules. */
 function agentOptionsOf(options: PasswordAgentOptions): PasswordAgentOptions {
-  const { hooks, fetch, refreshTimeoutMs, maxSessionAnswerBytes, refreshBackoff, refreshAhead, store, lock } = options
-  return { hooks, fetch, refreshTimeoutMs, maxSessionAnswerBytes, refreshBackoff, refreshAhead, store, lock }
+  return Object.fromEntries(Object.keys(AGENT_RULES).map((key) => [key, options[key as keyof PasswordAgentOptions]]))
 }
 
-function assertNonEmptyString(value: unknown, field: string): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(`"${field}" must be a non-empty string`)
-  }
+/** The input of {@link PasswordAgent.createAccount}. */
+type CreateAccountInput = {
+  handle: string
+  email?: string
+  password?: string
+  inviteCode?: string
+  did?: string
+  verificationCode?: string
+  verificationPhone?: string
+  recoveryKey?: string
 }
 
-function assertAgentOptions(options: unknown): asserts options is PasswordAgentOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('options must be an object')
-  }
-  const { hooks, fetch, refreshTimeoutMs, maxSessionAnswerBytes, refreshBackoff, store, lock, refreshAhead } = options as PasswordAgentOptions
-  assertHooks(hooks)
-  assertSessionStore(store)
-  if (lock !== undefined && typeof lock !== 'function') throw new TypeError('"lock" must be a function')
-  if (refreshAhead !== undefined && refreshAhead !== false && (typeof refreshAhead !== 'object' || refreshAhead === null)) {
-    throw new TypeError('"refreshAhead" must be false or an options object')
-  }
-  if (fetch !== undefined && typeof fetch !== 'function') {
-    throw new TypeError('"fetch" must be a function')
-  }
-  if (
-    refreshTimeoutMs !== undefined &&
-    !(typeof refreshTimeoutMs === 'number' && refreshTimeoutMs > 0 && refreshTimeoutMs <= MAX_TIMER_MS)
-  ) {
-    throw new TypeError('"refreshTimeoutMs" must be a positive number of milliseconds')
-  }
-  if (maxSessionAnswerBytes !== undefined && !(Number.isSafeInteger(maxSessionAnswerBytes) && maxSessionAnswerBytes > 0)) {
-    throw new TypeError('"maxSessionAnswerBytes" must be a positive whole number of bytes')
-  }
-  if (refreshBackoff !== undefined) {
-    if (typeof refreshBackoff !== 'object' || refreshBackoff === null) {
-      throw new TypeError('"refreshBackoff" must be an object')
-    }
-    for (const key of ['minMs', 'maxMs'] as const) {
-      const v = refreshBackoff[key]
-      if (v !== undefined && !(typeof v === 'number' && v >= 0 && Number.isFinite(v))) {
-        throw new TypeError(`"refreshBackoff.${key}" must be a non-negative number`)
-      }
-    }
+/** Any finite number of milliseconds (a wait compared with the clock, not a timer). */
+const anyMs = number({ max: Number.MAX_VALUE })
+const refreshAheadRule = nested(REFRESH_AHEAD_RULES)
+
+/** The agent's options, each with its bounds; derived from the types, so every documented key is accepted. */
+const AGENT_RULES: Record<keyof PasswordAgentOptions, Rule> = {
+  hooks: nested(HOOK_RULES),
+  fetch: func,
+  refreshTimeoutMs: number({ above: true }),
+  maxSessionAnswerBytes: bytes,
+  refreshBackoff: nested({ minMs: anyMs, maxMs: anyMs } satisfies Record<keyof BackoffOptions, Rule>),
+  refreshAhead: [(v, where, field) => v === false || refreshAheadRule[0](v, where, field), 'be false or an object'],
+  store: sessionStore,
+  lock: func,
+}
+const RESUME_RULES: Record<keyof ResumeOptions, Rule> = { ...AGENT_RULES, refresh: oneOf('always', 'if-expired') }
+const LOGIN_RULES: Record<keyof LoginOptions, Rule> = {
+  ...AGENT_RULES,
+  // Checked before String(): an object's toString could throw or say anything.
+  service: serviceUrl,
+  identifier: required(string),
+  password: required(string),
+  authFactorToken: string,
+  allowTakendown: boolean,
+  resolveService: func,
+  // What login hands the resolver besides `fetch`.
+  discovery: nested({ plcDirectoryUrl: serviceUrl, resolveTxt: func } satisfies Record<keyof DiscoveryFields, Rule>),
+}
+const RESUME_OR_LOGIN_RULES: Rules = { ...LOGIN_RULES, store: required(sessionStore) }
+const CREATE_ACCOUNT_RULES: Rules = { ...AGENT_RULES, service: required(serviceUrl) }
+const CREATE_ACCOUNT_INPUT_RULES: Record<keyof CreateAccountInput, Rule> = {
+  handle: required(string),
+  email: string,
+  password: string,
+  inviteCode: string,
+  did: string,
+  verificationCode: string,
+  verificationPhone: string,
+  recoveryKey: string,
+}
+
+type DiscoveryFields = NonNullable<LoginOptions['discovery']>
+
+/** Checks a session and the options given with it, naming `where`. */
+function checkAgent(where: string, session: unknown, options: unknown, rules: Rules = AGENT_RULES): void {
+  assertSession(session, where)
+  checkOptions(where, options, rules)
+}
+
+/** Checks login options: their rules, and a way to the service. */
+function checkLogin(where: string, options: unknown, rules: Rules): asserts options is LoginOptions {
+  checkOptions(where, options, rules)
+  const { service, resolveService } = options as LoginOptions
+  if (service === undefined && !resolveService) {
+    fail(where, 'service', 'be given, or "resolveService" (e.g. discoverService from "lex-password-agent/discovery")')
   }
 }
 
@@ -438,17 +432,17 @@ function assertAgentOptions(options: unknown): asserts options is PasswordAgentO
  * include the URL (it holds the password).
  */
 function parseLoginUrl(input: string | URL): { service: string; identifier: string; password: string } {
-  const url = typeof input === 'string' ? URL.parse(input) : input
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
-    throw new TypeError('login URL must be an http(s) URL like https://<identifier>:<password>@<host>')
+  const url = parseHttpUrl(input)
+  if (!url) {
+    throw inputError('login URL must be an http(s) URL like https://<identifier>:<password>@<host>')
   }
   if (url.pathname !== '/' || url.search || url.hash) {
-    throw new TypeError('login URL must have no path, query or fragment')
+    throw inputError('login URL must have no path, query or fragment')
   }
-  if (!url.username || !url.password) throw new TypeError('login URL must contain an identifier and a password')
+  if (!url.username || !url.password) throw inputError('login URL must contain an identifier and a password')
   try {
     return { service: url.origin, identifier: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }
   } catch {
-    throw new TypeError('login URL has a malformed percent-encoding')
+    throw inputError('login URL has a malformed percent-encoding')
   }
 }

@@ -1,5 +1,5 @@
-import { inputError, LockTimeoutError } from './core/errors.ts'
-import { MAX_TIMER_MS } from './core/fetch.ts'
+import { check, checkOptions, isObject, MAX_TIMER_MS, number, required, string, type Rule } from './core/check.ts'
+import { LockTimeoutError } from './core/errors.ts'
 import type { Session } from './core/session.ts'
 import { parseStoredSession, type SessionLock, type SessionStore } from './core/session-store.ts'
 import { sleep } from './core/sleep.ts'
@@ -33,6 +33,19 @@ const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('
 
 /** Longest `lockTtlMs` (and `acquireTimeoutMs`) whose renewal timer, a third of it, Node honours. */
 const MAX_TTL_MS = 3 * MAX_TIMER_MS
+const ttl = number({ above: true, integer: true, max: MAX_TTL_MS })
+
+const RULES: Record<keyof RedisSessionStoreOptions, Rule> = {
+  key: required(string),
+  // '' included: no prefix.
+  prefix: [(v) => typeof v === 'string', 'be a string'],
+  lockTtlMs: ttl,
+  acquireTimeoutMs: ttl,
+}
+const REDIS: Rule = [
+  (v) => isObject(v) && ['get', 'set', 'del', 'eval'].every((m) => typeof v[m] === 'function'),
+  'be a Redis client (e.g. new Redis(url) from ioredis)',
+]
 
 /**
  * One account's session in Redis, shared by every worker on every host: the
@@ -48,19 +61,8 @@ export class RedisSessionStore implements SessionStore {
   readonly #acquireTimeoutMs: number
 
   constructor(redis: RedisLike, options: RedisSessionStoreOptions) {
-    if (typeof redis !== 'object' || redis === null || !(['get', 'set', 'del', 'eval'] as const).every((m) => typeof redis[m] === 'function')) {
-      throw inputError('"redis" must be a Redis client (e.g. new Redis(url) from ioredis)')
-    }
-    if (typeof options !== 'object' || options === null) throw inputError('options must be an object')
-    if (typeof options.key !== 'string' || !options.key) throw inputError('"key" must be a non-empty string')
-    if (options.prefix !== undefined && typeof options.prefix !== 'string') throw inputError('"prefix" must be a string')
-    for (const name of ['lockTtlMs', 'acquireTimeoutMs'] as const) {
-      const v = options[name]
-      // The lock is renewed every third of its TTL: a timer above 2^31-1 ms would fire every 1 ms.
-      if (v !== undefined && !(Number.isSafeInteger(v) && v > 0 && v <= MAX_TTL_MS)) {
-        throw inputError(`"${name}" must be a positive integer number of milliseconds, at most ${MAX_TTL_MS}`)
-      }
-    }
+    check('RedisSessionStore', 'redis', redis, REDIS)
+    checkOptions('RedisSessionStore', options, RULES)
     this.#redis = redis
     this.#prefix = options.prefix ?? 'lex-password-agent:'
     this.#key = `${this.#prefix}session:${options.key}`

@@ -10,7 +10,7 @@ import {
 } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
-import { assertSessionSource, withSession } from './options.ts'
+import { checkSessionOptions, withSession } from './options.ts'
 import { requestMethod } from './shared.ts'
 
 export type AuthHeaderOptions = {
@@ -34,7 +34,7 @@ const isRedirect = (status: number) =>
  * `redirect: 'error'` (a redirect fails it) so that nothing buffers the body.
  */
 export function authHeader(options: AuthHeaderOptions): Middleware {
-  const { session } = assertSessionSource(options, 'authHeader')
+  const { session } = checkSessionOptions('authHeader', options)
   return (next) => {
     const attach = (current: Session, input: string | URL | Request, init?: RequestInit): Promise<Response> => {
       const headers = inputHeaders(input, init)

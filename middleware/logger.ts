@@ -1,4 +1,5 @@
-import { codeOf, inputError } from '../lib/core/errors.ts'
+import { arrayOf, checkOptions, func, type Rule } from '../lib/core/check.ts'
+import { codeOf } from '../lib/core/errors.ts'
 import type { Middleware } from '../lib/core/fetch.ts'
 import { inputUrl, pinInput } from '../lib/core/request.ts'
 import { requestMethod } from './shared.ts'
@@ -34,6 +35,12 @@ const JWT_VALUE = /^eyJ[\w-]*\.[\w-]+\.[\w-]*$/
 const MAX_URL_CHARS = 2048
 const RELATIVE_BASE = 'http://relative.invalid'
 
+const RULES: Record<keyof LoggerOptions, Rule> = {
+  log: func,
+  // Any string, '' included.
+  redactParams: arrayOf([(v) => typeof v === 'string', 'be a string'], 'be an array of strings'),
+}
+
 /**
  * Logs each request that passes through it: method, URL (credentials
  * redacted), status or failure, and the time to the answer's headers. Headers
@@ -44,15 +51,9 @@ const RELATIVE_BASE = 'http://relative.invalid'
  * refreshes and retries included; wrapping `agent.fetch`, one line per call.
  */
 export function logger(options: LoggerOptions = {}): Middleware {
-  if (typeof options !== 'object' || options === null) {
-    throw inputError('logger: options must be an object')
-  }
+  checkOptions('logger', options, RULES)
   // console.log is looked up per line, so a spy or redirect installed later is honoured.
   const { log = (line: string) => console.log(line), redactParams = [] } = options
-  if (typeof log !== 'function') throw inputError('logger: "log" must be a function')
-  if (!Array.isArray(redactParams) || !redactParams.every((p) => typeof p === 'string')) {
-    throw inputError('logger: "redactParams" must be an array of strings')
-  }
   const extra = new Set(redactParams.map((p) => p.toLowerCase()))
   const sensitive = (name: string) => SENSITIVE_PARAM.test(name) || extra.has(name.toLowerCase())
 

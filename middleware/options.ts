@@ -1,3 +1,4 @@
+import { checkOptions, isObject, required, type Rule, type Rules } from '../lib/core/check.ts'
 import type { FetchLike } from '../lib/core/fetch.ts'
 import { inputSignal, pinInput } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
@@ -49,20 +50,15 @@ export function orAbort<T>(promise: Promise<T>, signal: AbortSignal | null | und
   })
 }
 
-/** Checks a middleware's `{ session }` option, naming the factory in the TypeError. */
-export function assertSessionSource<T extends { session: SessionSource }>(options: T, factory: string): T {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`${factory}: options must be an object`)
-  }
-  const { session } = options
-  if (
-    typeof session !== 'object' ||
-    session === null ||
-    typeof session.current !== 'function' ||
-    typeof session.refresh !== 'function'
-  ) {
-    throw new TypeError(`${factory}: "session" must be a SessionSource (e.g. agent.sessionHolder)`)
-  }
+/** A middleware's `session` option. */
+const sessionSource: Rule = required([
+  (v) => isObject(v) && typeof v.current === 'function' && typeof v.refresh === 'function',
+  'be a SessionSource (e.g. agent.sessionHolder)',
+])
+
+/** Checks a middleware's options, `{ session }` and its own `rules`, naming the factory in the TypeError. */
+export function checkSessionOptions<T extends { session: SessionSource }>(factory: string, options: T, rules?: Rules): T {
+  checkOptions(factory, options, { session: sessionSource, ...rules })
   return options
 }
 

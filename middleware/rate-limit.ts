@@ -1,10 +1,10 @@
 import PQueue from 'p-queue'
-import { inputError } from '../lib/core/errors.ts'
+import { checkOptions, number, type Rule } from '../lib/core/check.ts'
 import type { FetchLike, Middleware } from '../lib/core/fetch.ts'
 import { inputSignal, isReplayable, pinInput } from '../lib/core/request.ts'
 import { headerCount, rateLimitResetAt, retryWaitMs } from '../lib/core/retry-timing.ts'
 import { sleep } from '../lib/core/sleep.ts'
-import { checkMs, discard, requestNsid } from './shared.ts'
+import { discard, requestNsid } from './shared.ts'
 
 export type RateLimitOptions = {
   /**
@@ -52,6 +52,11 @@ export type RateLimitMiddleware = Middleware & {
 /** Its limit is tight (30 per 5 min) and failures count towards lockouts: never spent twice. */
 const NEVER_RETRIED = new Set(['com.atproto.server.createSession'])
 
+const RULES: Record<keyof RateLimitOptions, Rule> = {
+  concurrency: [(v) => v === Infinity || (Number.isSafeInteger(v) && (v as number) >= 1), 'be a positive integer or Infinity'],
+  maxWaitMs: number(),
+}
+
 /**
  * Caps concurrency, records the server's `RateLimit-*` figures (on the
  * returned middleware's `limits`) and, on a 429 that says when its window
@@ -72,14 +77,8 @@ const NEVER_RETRIED = new Set(['com.atproto.server.createSession'])
  * ```
  */
 export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
-  if (typeof options !== 'object' || options === null) {
-    throw inputError('rateLimit: options must be an object')
-  }
-  const { concurrency = 8 } = options
-  if (concurrency !== Infinity && !(Number.isSafeInteger(concurrency) && concurrency >= 1)) {
-    throw inputError('rateLimit: "concurrency" must be a positive integer or Infinity')
-  }
-  const maxWaitMs = checkMs('rateLimit', 'maxWaitMs', options.maxWaitMs, 60_000)
+  checkOptions('rateLimit', options, RULES)
+  const { concurrency = 8, maxWaitMs = 60_000 } = options
   const queue = new PQueue({ concurrency })
   let limits: RateLimitInfo | undefined
 

@@ -1,10 +1,10 @@
+import { number, type Rule } from '../lib/core/check.ts'
 import type { Middleware } from '../lib/core/fetch.ts'
 import { accessTokenExpiry } from '../lib/core/jwt.ts'
 import { inputSignal, isReplayable } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
-import { assertSessionSource, currentFor, orAbort, peekSession, settled } from './options.ts'
-import { checkMs } from './shared.ts'
+import { checkSessionOptions, currentFor, orAbort, peekSession, settled } from './options.ts'
 
 export type RefreshAheadOptions = {
   /** The session to refresh. */
@@ -21,6 +21,13 @@ export type RefreshAheadOptions = {
   streamMarginMs?: number
 }
 
+/** Its options but `session` (also the preset's `refreshAhead` option), each 0 to 2^31-1 ms. */
+export const REFRESH_AHEAD_RULES: Record<Exclude<keyof RefreshAheadOptions, 'session'>, Rule> = {
+  marginMs: number(),
+  jitterMs: number(),
+  streamMarginMs: number(),
+}
+
 /**
  * Refreshes before the access token expires (from the JWT's `exp`; at most
  * the last quarter of its lifetime when `iat` is known), so
@@ -30,10 +37,11 @@ export type RefreshAheadOptions = {
  * request go out with the current token.
  */
 export function refreshAhead(options: RefreshAheadOptions): Middleware {
-  const { session } = assertSessionSource(options, 'refreshAhead')
-  const marginMs = checkMs('refreshAhead', 'marginMs', options.marginMs, 60_000)
-  const jitterMs = checkMs('refreshAhead', 'jitterMs', options.jitterMs, 30_000)
-  const streamMarginMs = checkMs('refreshAhead', 'streamMarginMs', options.streamMarginMs, 300_000)
+  const { session, marginMs = 60_000, jitterMs = 30_000, streamMarginMs = 300_000 } = checkSessionOptions(
+    'refreshAhead',
+    options,
+    REFRESH_AHEAD_RULES,
+  )
   // Per token: when to refresh it. Drawn once so the jitter is stable per generation.
   const due = new WeakMap<Session, number>()
   const refreshAt = (s: Session): number => {

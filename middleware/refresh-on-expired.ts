@@ -1,8 +1,9 @@
+import { bytes } from '../lib/core/check.ts'
 import type { Middleware } from '../lib/core/fetch.ts'
 import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
-import { assertSessionSource, orAbort, withSession } from './options.ts'
+import { checkSessionOptions, orAbort, withSession } from './options.ts'
 
 export type RefreshOnExpiredOptions = {
   /** The session to refresh. */
@@ -50,11 +51,7 @@ function bearerError(header: string): string | undefined {
  * and auth again.
  */
 export function refreshOnExpired(options: RefreshOnExpiredOptions): Middleware {
-  const { session } = assertSessionSource(options, 'refreshOnExpired')
-  const { maxPeekBytes } = options
-  if (maxPeekBytes !== undefined && !(Number.isSafeInteger(maxPeekBytes) && maxPeekBytes > 0)) {
-    throw new TypeError('refreshOnExpired: "maxPeekBytes" must be a positive integer')
-  }
+  const { session, maxPeekBytes } = checkSessionOptions('refreshOnExpired', options, { maxPeekBytes: bytes })
   return (next) => {
     const retry = async (seen: Session, res: Response, input: string | URL | Request, init?: RequestInit) => {
       if (!carriesAccessToken(seen, input, init)) return res

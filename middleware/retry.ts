@@ -1,9 +1,10 @@
-import { codeOf, inputError } from '../lib/core/errors.ts'
+import { arrayOf, checkOptions, fail, number, type Rule } from '../lib/core/check.ts'
+import { codeOf } from '../lib/core/errors.ts'
 import type { Middleware } from '../lib/core/fetch.ts'
 import { inputSignal, isReplayable, pinInput } from '../lib/core/request.ts'
 import { retryAfterMs } from '../lib/core/retry-timing.ts'
 import { sleep } from '../lib/core/sleep.ts'
-import { checkMs, discard, requestMethod, requestNsid } from './shared.ts'
+import { discard, requestMethod, requestNsid } from './shared.ts'
 
 export type RetryOptions = {
   /** Retries after the first attempt (default 2). */
@@ -50,6 +51,14 @@ const NSID = /^[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)+\.[a-zA-Z][a-zA-Z0-9]*$/
  */
 const NEVER_REPLAYED = new Set(['com.atproto.server.refreshSession', 'com.atproto.server.createSession'])
 
+const RULES: Record<keyof RetryOptions, Rule> = {
+  maxRetries: number({ integer: true, max: Number.MAX_SAFE_INTEGER, unit: 'retries' }),
+  minDelayMs: number(),
+  maxDelayMs: number(),
+  budgetMs: number(),
+  procedures: arrayOf([(v) => typeof v === 'string' && NSID.test(v), 'be an NSID (e.g. "com.atproto.repo.putRecord")'], 'be an array of NSIDs'),
+}
+
 /**
  * Retries idempotent requests (GET, HEAD and the `procedures` allow-list) on
  * network errors and 502/503/504, with exponential backoff and jitter. A
@@ -60,22 +69,10 @@ const NEVER_REPLAYED = new Set(['com.atproto.server.refreshSession', 'com.atprot
  * cancelled. The last answer (or error) is what the caller gets.
  */
 export function retry(options: RetryOptions = {}): Middleware {
-  if (typeof options !== 'object' || options === null) {
-    throw inputError('retry: options must be an object')
-  }
-  const { maxRetries = 2, procedures = [] } = options
-  if (!(Number.isSafeInteger(maxRetries) && maxRetries >= 0)) {
-    throw inputError('retry: "maxRetries" must be a non-negative integer')
-  }
-  const minDelayMs = checkMs('retry', 'minDelayMs', options.minDelayMs, 500)
-  const maxDelayMs = checkMs('retry', 'maxDelayMs', options.maxDelayMs, 10_000)
-  const budgetMs = checkMs('retry', 'budgetMs', options.budgetMs, 30_000)
-  if (!Array.isArray(procedures)) throw inputError('retry: "procedures" must be an array of NSIDs')
+  checkOptions('retry', options, RULES)
+  const { maxRetries = 2, minDelayMs = 500, maxDelayMs = 10_000, budgetMs = 30_000, procedures = [] } = options
   procedures.forEach((nsid, i) => {
-    if (typeof nsid !== 'string' || !NSID.test(nsid)) {
-      throw inputError(`retry: "procedures[${i}]" must be an NSID (e.g. "com.atproto.repo.putRecord")`)
-    }
-    if (NEVER_REPLAYED.has(nsid)) throw inputError(`retry: "procedures[${i}]" (${nsid}) is never safe to send twice`)
+    if (NEVER_REPLAYED.has(nsid)) fail('retry', `procedures[${i}]`, `not be ${nsid}: never safe to send twice`)
   })
   const allowed = new Set<string>(procedures)
 

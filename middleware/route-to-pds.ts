@@ -1,7 +1,7 @@
 import type { Middleware } from '../lib/core/fetch.ts'
 import { inputUrl, pinInput, routePath } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
-import { assertSessionSource, currentFor, peekSession, settled } from './options.ts'
+import { checkSessionOptions, currentFor, peekSession, settled } from './options.ts'
 
 export type RouteToPdsOptions = {
   /** The session whose PDS (from its DID document) and service receive the requests. */
@@ -16,7 +16,7 @@ export type RouteToPdsOptions = {
  * Absolute URLs pass through untouched; other relative URLs are refused.
  */
 export function routeToPds(options: RouteToPdsOptions): Middleware {
-  const { session } = assertSessionSource(options, 'routeToPds')
+  const { session } = checkSessionOptions('routeToPds', options)
   return (next) =>
     settled((given, init) => {
       // What is routed (or passed on) is what was looked at: see pinInput.

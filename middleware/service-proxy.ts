@@ -1,4 +1,4 @@
-import { inputError } from '../lib/core/errors.ts'
+import { arrayOf, check, checkOptions, func, type Rule } from '../lib/core/check.ts'
 import type { Middleware } from '../lib/core/fetch.ts'
 import { inputHeaders, pinInput } from '../lib/core/request.ts'
 import { isDid } from '../lib/core/session.ts'
@@ -8,6 +8,8 @@ export type ServiceProxyOptions = {
   /** Which XRPC methods get the header (default: every XRPC request), e.g. `(nsid) => nsid.startsWith('app.bsky.')`. */
   only?: (nsid: string) => boolean
 }
+
+const RULES: Record<keyof ServiceProxyOptions, Rule> = { only: func }
 
 /** A DID service id: URI-unreserved characters only, so nothing can break out of a header. */
 const SERVICE_ID = /^[a-zA-Z0-9._~-]+$/
@@ -20,11 +22,9 @@ const SERVICE_ID = /^[a-zA-Z0-9._~-]+$/
  * keeps it, and non-XRPC requests are left alone.
  */
 export function serviceProxy(service: string, options: ServiceProxyOptions = {}): Middleware {
-  if (typeof service !== 'string' || !isServiceRef(service)) {
-    throw inputError('serviceProxy: "service" must be "<did>#<service-id>", e.g. "did:web:api.bsky.app#bsky_appview"')
-  }
-  const only = checkOnly('serviceProxy', options)
-  return withHeader('atproto-proxy', service, only)
+  check('serviceProxy', 'service', service, [isServiceRef, 'be "<did>#<service-id>", e.g. "did:web:api.bsky.app#bsky_appview"'])
+  checkOptions('serviceProxy', options, RULES)
+  return withHeader('atproto-proxy', service, options.only)
 }
 
 export type AcceptLabelersOptions = ServiceProxyOptions
@@ -41,17 +41,10 @@ export type AcceptLabelersOptions = ServiceProxyOptions
  * ```
  */
 export function acceptLabelers(labelers: readonly string[], options: AcceptLabelersOptions = {}): Middleware {
-  if (!Array.isArray(labelers)) {
-    throw inputError('acceptLabelers: "labelers" must be an array of DIDs')
-  }
-  labelers.forEach((labeler, i) => {
-    if (typeof labeler !== 'string' || !isLabelerRef(labeler)) {
-      throw inputError(`acceptLabelers: "labelers[${i}]" must be a DID, optionally followed by ";redact"`)
-    }
-  })
-  const only = checkOnly('acceptLabelers', options)
+  check('acceptLabelers', 'labelers', labelers, arrayOf([isLabelerRef, 'be a DID, optionally followed by ";redact"'], 'be an array of DIDs'))
+  checkOptions('acceptLabelers', options, RULES)
   if (labelers.length === 0) return (next) => next // nothing to ask for: the appview's defaults
-  return withHeader('atproto-accept-labelers', [...new Set(labelers)].join(', '), only)
+  return withHeader('atproto-accept-labelers', [...new Set(labelers)].join(', '), options.only)
 }
 
 function withHeader(name: string, value: string, only: ((nsid: string) => boolean) | undefined): Middleware {
@@ -67,21 +60,11 @@ function withHeader(name: string, value: string, only: ((nsid: string) => boolea
   }
 }
 
-function isServiceRef(value: string): boolean {
-  const hash = value.indexOf('#')
-  return hash > 0 && isDid(value.slice(0, hash)) && SERVICE_ID.test(value.slice(hash + 1))
+function isServiceRef(value: unknown): boolean {
+  const hash = typeof value === 'string' ? value.indexOf('#') : -1
+  return hash > 0 && isDid((value as string).slice(0, hash)) && SERVICE_ID.test((value as string).slice(hash + 1))
 }
 
-function isLabelerRef(value: string): boolean {
-  return isDid(value.endsWith(';redact') ? value.slice(0, -';redact'.length) : value)
-}
-
-function checkOnly(factory: string, options: ServiceProxyOptions): ServiceProxyOptions['only'] {
-  if (typeof options !== 'object' || options === null) {
-    throw inputError(`${factory}: options must be an object`)
-  }
-  if (options.only !== undefined && typeof options.only !== 'function') {
-    throw inputError(`${factory}: "only" must be a function (nsid) => boolean`)
-  }
-  return options.only
+function isLabelerRef(value: unknown): boolean {
+  return typeof value === 'string' && isDid(value.endsWith(';redact') ? value.slice(0, -';redact'.length) : value)
 }

@@ -1,18 +1,4 @@
-import { inputError } from '../lib/core/errors.ts'
-import { MAX_TIMER_MS } from '../lib/core/fetch.ts'
 import { inputUrl, xrpcMethod } from '../lib/core/request.ts'
-
-/**
- * Checks an optional millisecond option, naming the factory and the option in
- * the TypeError. `Infinity` is refused: timers would overflow.
- */
-export function checkMs(factory: string, name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !(value >= 0) || value > MAX_TIMER_MS) {
-    throw inputError(`${factory}: "${name}" must be a number of milliseconds from 0 to ${MAX_TIMER_MS}`)
-  }
-  return value
-}
 
 /** The request's HTTP method, upper-cased (`GET` when none is given). */
 export function requestMethod(input: string | URL | Request, init?: RequestInit): string {

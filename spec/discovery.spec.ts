@@ -61,7 +61,7 @@ describe('discoverService', () => {
     const fetch = async (input: string | URL | Request) => (seen.push(String(input)), new Response(DID))
     const resolveTxt = async (host: string) => (seen.push(host), null)
     await expect(discoverService('alice@example.com', { fetch, resolveTxt })).rejects.toThrow(
-      new TypeError('"service" is required to log in with an email address (only a handle or a DID leads to a PDS)'),
+      new TypeError('discoverService: "identifier" must be a handle or a DID (to log in with an email, give "service")'),
     )
     expect(seen).toEqual([])
   })
@@ -73,7 +73,7 @@ describe('discoverService', () => {
       const fetch = async (input: string | URL | Request) => (seen.push(String(input)), new Response(DID))
       const resolveTxt = async (host: string) => (seen.push(host), null)
       await expect(discoverService(identifier, { fetch, resolveTxt })).rejects.toThrow(
-        new TypeError('"identifier" must be a handle (e.g. alice.bsky.social), a DID or, with "service", an email'),
+        new TypeError('discoverService: "identifier" must be a handle (e.g. alice.bsky.social) or a DID'),
       )
       expect(seen).toEqual([])
     },
@@ -82,21 +82,21 @@ describe('discoverService', () => {
   it('checks its options with a TypeError naming the field, before any request (also through login)', async () => {
     const seen: string[] = []
     const fetch = async (input: string | URL | Request) => (seen.push(String(input)), new Response(DID))
-    const cases: [unknown, TypeError][] = [
-      ['x', new TypeError('"discovery" must be an object')],
-      [{ plcDirectoryUrl: 'not a url' }, new TypeError('"discovery.plcDirectoryUrl" must be an http(s) URL without credentials, query or fragment')],
-      [{ plcDirectoryUrl: 'https://user:pw@plc.example' }, new TypeError('"discovery.plcDirectoryUrl" must be an http(s) URL without credentials, query or fragment')],
-      [{ resolveTxt: 'dns' }, new TypeError('"discovery.resolveTxt" must be a function')],
-      [{ fetch: 'nope' }, new TypeError('"discovery.fetch" must be a function')],
+    const url = 'must be an http(s) URL without credentials, query or fragment'
+    // [options, discoverService's error, login's error for the same `discovery` option]
+    const cases: [unknown, string, string][] = [
+      ['x', 'discoverService: options must be an object', 'login: "discovery" must be an object'],
+      [{ plcDirectoryUrl: 'not a url' }, `discoverService: "plcDirectoryUrl" ${url}`, `login: "discovery.plcDirectoryUrl" ${url}`],
+      [{ plcDirectoryUrl: 'https://user:pw@plc.example' }, `discoverService: "plcDirectoryUrl" ${url}`, `login: "discovery.plcDirectoryUrl" ${url}`],
+      [{ resolveTxt: 'dns' }, 'discoverService: "resolveTxt" must be a function', 'login: "discovery.resolveTxt" must be a function'],
+      // login passes its own `fetch` to the resolver: one in `discovery` would be ignored.
+      [{ fetch: 'nope' }, 'discoverService: "fetch" must be a function', 'login: "discovery.fetch" is not an option'],
     ]
-    for (const [discovery, error] of cases) {
-      await expect(discoverService(DID, discovery as never)).rejects.toThrow(error)
-    }
-    // login passes its own `fetch` to the resolver; the other fields are checked the same way.
-    for (const [discovery, error] of cases.slice(0, 4)) {
+    for (const [discovery, error, loginError] of cases) {
+      await expect(discoverService(DID, discovery as never)).rejects.toThrow(new TypeError(error))
       await expect(
         PasswordAgent.login({ identifier: DID, password: 'pw', fetch, resolveService: discoverService, discovery: discovery as never }),
-      ).rejects.toThrow(error)
+      ).rejects.toThrow(new TypeError(loginError))
     }
     expect(seen).toEqual([])
   })
@@ -185,13 +185,11 @@ describe('PasswordAgent.login without a service', () => {
     const fetch = jest.fn(async () => new Response(null, { status: 500 }))
     for (const identifier of ['alice.example.com', DID, 'alice@example.com']) {
       await expect(PasswordAgent.login({ identifier, password: 'pw', fetch, discovery: noDns })).rejects.toThrow(
-        new TypeError(
-          'login: give "service" (e.g. "https://bsky.social"), or "resolveService" (e.g. discoverService from "lex-password-agent/discovery") to find it from the identifier',
-        ),
+        new TypeError('login: "service" must be given, or "resolveService" (e.g. discoverService from "lex-password-agent/discovery")'),
       )
     }
     await expect(PasswordAgent.login({ identifier: DID, password: 'pw', fetch, resolveService: 'plc' as never })).rejects.toThrow(
-      new TypeError('"resolveService" must be a function'),
+      new TypeError('login: "resolveService" must be a function'),
     )
     expect(fetch).not.toHaveBeenCalled()
   })
@@ -200,7 +198,7 @@ describe('PasswordAgent.login without a service', () => {
     const fetch = jest.fn(async () => new Response(null, { status: 500 }))
     for (const found of [undefined, 'https://pds.example', { service: 'ftp://pds.example' }, { service: 'https://u:p@pds.example' }]) {
       await expect(PasswordAgent.login({ identifier: DID, password: 'pw', fetch, resolveService: async () => found as never })).rejects.toThrow(
-        /^"resolveService\(…\)\.service" must/,
+        /^login: "resolveService\(…\)\.service" must/,
       )
     }
     expect(fetch).not.toHaveBeenCalled()
@@ -252,7 +250,7 @@ describe('PasswordAgent.createAccount', () => {
   })
 
   it('validates its input before any request', async () => {
-    await expect(PasswordAgent.createAccount({ handle: '' }, { service: PDS })).rejects.toThrow(new TypeError('"handle" must be a non-empty string'))
+    await expect(PasswordAgent.createAccount({ handle: '' }, { service: PDS })).rejects.toThrow(new TypeError('createAccount: "input.handle" must be a non-empty string'))
     await expect(PasswordAgent.createAccount({ handle: 'a.example' }, { service: 'ftp://x' })).rejects.toThrow(/"service"/)
   })
 })

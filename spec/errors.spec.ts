@@ -83,7 +83,7 @@ describe('isLexPasswordAgentError', () => {
 
   it('the codes are distinct, and the brand adds no enumerable property', () => {
     expect(new Set(errors.map(([, , code]) => code)).size).toBe(errors.length)
-    for (const [, make] of errors) expect(make().propertyIsEnumerable(BRAND)).toBe(false)
+    for (const [, make] of errors) expect(Object.prototype.propertyIsEnumerable.call(make(), BRAND)).toBe(false)
   })
 
   it('recognises what the package throws: input checks, lock timeouts', async () => {
@@ -123,6 +123,7 @@ describe('isLexPasswordAgentError', () => {
   it('recognises errors from another copy of the package', () => {
     let copy!: typeof import('../lib/core/errors.ts')
     jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- jest's isolated registry is reached through require
       copy = require('../lib/core/errors.ts')
     })
     const other = new copy.LoggedOutError()

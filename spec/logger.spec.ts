@@ -112,7 +112,8 @@ describe('logger', () => {
   it('validates its options', () => {
     expect(() => logger(null as never)).toThrow(new TypeError('logger: options must be an object'))
     expect(() => logger({ log: 'console' as never })).toThrow(new TypeError('logger: "log" must be a function'))
-    expect(() => logger({ redactParams: ['a', 1] as never })).toThrow(
+    expect(() => logger({ redactParams: ['a', 1] as never })).toThrow(new TypeError('logger: "redactParams[1]" must be a string'))
+    expect(() => logger({ redactParams: 'token' as never })).toThrow(
       new TypeError('logger: "redactParams" must be an array of strings'),
     )
   })

@@ -30,10 +30,7 @@ async function login(hooks?: SessionHooks<PasswordAgent>, data = sessionData()) 
 describe('PasswordAgent.login', () => {
   it('creates a session and announces it through onRefreshed with this = agent', async () => {
     const data = sessionData()
-    let seenThis: unknown
-    const onRefreshed = jest.fn(function (this: PasswordAgent, _session: Session) {
-      seenThis = this
-    })
+    const onRefreshed = jest.fn(function (this: PasswordAgent, _session: Session) {})
     const scope = nock(SERVICE)
       .post('/xrpc/com.atproto.server.createSession', { identifier: 'alice.example', password: 'hunter2' })
       .reply(200, data)
@@ -44,7 +41,7 @@ describe('PasswordAgent.login', () => {
     const agent = result.value
     expect(agent.did).toBe(DID)
     expect(agent.destroyed).toBe(false)
-    expect(seenThis).toBe(agent)
+    expect(onRefreshed.mock.contexts[0]).toBe(agent)
     const session = onRefreshed.mock.calls[0]![0]
     expect(session).toEqual({ data, refreshedAt: expect.any(String), pdsUrl: PDS, service: SERVICE })
     expect(new Date(session.refreshedAt).toISOString()).toBe(session.refreshedAt)
@@ -96,7 +93,7 @@ describe('PasswordAgent.login', () => {
   it('uses the fetch option for every call', async () => {
     const data = sessionData()
     const seen: string[] = []
-    const fetch = async (input: string | URL | Request, init?: RequestInit) => {
+    const fetch = async (input: string | URL | Request) => {
       const url = String(input instanceof Request ? input.url : input)
       seen.push(url)
       if (url.endsWith('createSession')) return Response.json(data)

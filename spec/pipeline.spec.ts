@@ -62,6 +62,6 @@ describe('pipeline', () => {
   it('rejects what is not a middleware list or a fetch, naming it', () => {
     expect(() => pipeline('x' as never)).toThrow(new TypeError('pipeline: "middlewares" must be an array'))
     expect(() => pipeline([null as never])).toThrow(new TypeError('pipeline: "middlewares[0]" must be a function'))
-    expect(() => pipeline([], 42 as never)).toThrow(new TypeError('pipeline: "terminal" must be a fetch function'))
+    expect(() => pipeline([], 42 as never)).toThrow(new TypeError('pipeline: "terminal" must be a function'))
   })
 })

@@ -238,7 +238,7 @@ describe('rateLimit', () => {
     }
     for (const maxWaitMs of [-1, Infinity, Number.NaN, '1000']) {
       expect(() => rateLimit({ maxWaitMs: maxWaitMs as number })).toThrow(
-        new TypeError('rateLimit: "maxWaitMs" must be a number of milliseconds from 0 to 2147483647'),
+        new TypeError('rateLimit: "maxWaitMs" must be a number of milliseconds, at least 0 and at most 2147483647'),
       )
     }
     expect(() => rateLimit({ concurrency: Infinity, maxWaitMs: 0 })).not.toThrow()

@@ -132,7 +132,7 @@ describe('refreshOnExpired', () => {
   it('validates its options', () => {
     expect(() => refreshOnExpired({ session: null as never })).toThrow(TypeError)
     expect(() => refreshOnExpired({ session: new FakeSource(session()), maxPeekBytes: -1 })).toThrow(
-      new TypeError('refreshOnExpired: "maxPeekBytes" must be a positive integer'),
+      new TypeError('refreshOnExpired: "maxPeekBytes" must be a whole number of bytes, above 0 and at most 9007199254740991'),
     )
   })
 })

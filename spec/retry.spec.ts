@@ -200,11 +200,11 @@ describe('retry', () => {
 
   it('validates its options', () => {
     expect(() => retry(null as never)).toThrow(new TypeError('retry: options must be an object'))
-    expect(() => retry({ maxRetries: -1 })).toThrow(new TypeError('retry: "maxRetries" must be a non-negative integer'))
+    expect(() => retry({ maxRetries: -1 })).toThrow(new TypeError('retry: "maxRetries" must be a whole number of retries, at least 0 and at most 9007199254740991'))
     expect(() => retry({ maxRetries: 1.5 })).toThrow(TypeError)
     for (const name of ['minDelayMs', 'maxDelayMs', 'budgetMs'] as const) {
       expect(() => retry({ [name]: -5 })).toThrow(
-        new TypeError(`retry: "${name}" must be a number of milliseconds from 0 to 2147483647`),
+        new TypeError(`retry: "${name}" must be a number of milliseconds, at least 0 and at most 2147483647`),
       )
       expect(() => retry({ [name]: Infinity })).toThrow(TypeError)
     }
@@ -218,7 +218,7 @@ describe('retry', () => {
     // replayed login counts against createSession's 30 per 5 minutes.
     for (const nsid of ['com.atproto.server.refreshSession', 'com.atproto.server.createSession']) {
       expect(() => retry({ procedures: ['com.atproto.repo.putRecord', nsid] })).toThrow(
-        new TypeError(`retry: "procedures[1]" (${nsid}) is never safe to send twice`),
+        new TypeError(`retry: "procedures[1]" must not be ${nsid}: never safe to send twice`),
       )
     }
   })

@@ -87,7 +87,7 @@ describe('serviceProxy', () => {
     }
     expect(() => serviceProxy('did:plc:ar7c4by46qjdydhdevvrndac#atproto_labeler')).not.toThrow()
     expect(() => serviceProxy(APPVIEW, { only: 'app.bsky' as never })).toThrow(
-      new TypeError('serviceProxy: "only" must be a function (nsid) => boolean'),
+      new TypeError('serviceProxy: "only" must be a function'),
     )
     expect(() => serviceProxy(APPVIEW, null as never)).toThrow(new TypeError('serviceProxy: options must be an object'))
   })

@@ -250,7 +250,7 @@ describe('RedisSessionStore (fake client)', () => {
   it('validates the client and its options', () => {
     const { get: _get, ...noGet } = fake(null)
     expect(() => new RedisSessionStore(noGet as never, { key: 'k' })).toThrow(
-      new TypeError('"redis" must be a Redis client (e.g. new Redis(url) from ioredis)'),
+      new TypeError('RedisSessionStore: "redis" must be a Redis client (e.g. new Redis(url) from ioredis)'),
     )
     // Renewed every third of it: above 3·(2^31-1) ms the renewal timer would fire every 1 ms.
     expect(() => new RedisSessionStore(fake(null), { key: 'k', lockTtlMs: 2 ** 33 })).toThrow(/"lockTtlMs"/)
@@ -429,9 +429,9 @@ describe('PasswordAgent with a store', () => {
   })
 
   it('validates the store option', async () => {
-    expect(() => new PasswordAgent(session(), { store: {} as never })).toThrow(new TypeError('"store.get" must be a function'))
+    expect(() => new PasswordAgent(session(), { store: {} as never })).toThrow(new TypeError('PasswordAgent: "store.get" must be a function'))
     await expect(PasswordAgent.resumeOrLogin({ service: SERVICE, identifier: 'a', password: 'b' } as never)).rejects.toThrow(
-      new TypeError('"store" is required'),
+      new TypeError('resumeOrLogin: "store" must be a SessionStore'),
     )
   })
 })

@@ -1,20 +1,33 @@
 import { inputError } from './errors.ts'
-import { MAX_TIMER_MS } from './fetch.ts'
 
 /**
  * Input checks with one wording, `<where>: "<field>" must …`, thrown as a
- * TypeError before any request. A rule is a test and what it demands.
+ * TypeError before any request. A rule is a test and what it demands; a test
+ * that checks inside the value (a nested options object, an array) is handed
+ * `where` and `field` to name what it finds. `required` rules also refuse
+ * `undefined` (see {@link checkOptions}).
  */
-export type Rule = readonly [test: (value: unknown) => boolean, must: string]
+export type Rule = readonly [
+  test: (value: unknown, where: string, field: string) => boolean,
+  must: string,
+  required?: boolean,
+]
+
+/** The rules of an options object, by key: every key it may have. */
+export type Rules = Readonly<Record<string, Rule>>
+
+/** Longest delay `setTimeout` honours; anything above fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647
 
 /** Throws the input error for `field` of `where`. */
 export function fail(where: string, field: string, must: string): never {
   throw inputError(`${where}: "${field}" must ${must}`)
 }
 
-/** Checks one value (`undefined` included: optional values skip the call). */
-export function check(where: string, field: string, value: unknown, [test, must]: Rule): void {
-  if (!test(value)) fail(where, field, must)
+/** Checks one value (`undefined` included: optional values skip the call). True, or it throws. */
+export function check(where: string, field: string, value: unknown, [test, must]: Rule): true {
+  if (!test(value, where, field)) fail(where, field, must)
+  return true
 }
 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
@@ -28,11 +41,26 @@ export const oneOf = (...values: readonly unknown[]): Rule => [
   `be ${values.map((v) => JSON.stringify(v)).join(' or ')}`,
 ]
 
+/** `rule`, for a value that must be given. */
+export const required = ([test, must]: Rule): Rule => [test, must, true]
+
+/** An options object inside another, checked (unknown keys included) by its own rules, named `<field>.<key>`. */
+export const nested = (rules: Rules): Rule => [
+  (v, where, field) => isObject(v) && checkOptions(where, v, rules, field),
+  'be an object',
+]
+
+/** An array whose items each pass `item`, named `<field>[<i>]`. */
+export const arrayOf = (item: Rule, must = 'be an array'): Rule => [
+  (v, where, field) => Array.isArray(v) && v.every((x, i) => check(where, `${field}[${i}]`, x, item)),
+  must,
+]
+
 /**
  * A number of milliseconds (or other unit) with its bounds declared next to
  * the option: `min` (default 0, included; `above` excludes it), `max` (default
- * the longest timer Node honours, 2^31-1 ms: a longer one fires after 1 ms),
- * `integer`.
+ * the longest timer Node honours, 2^31-1 ms: a longer one fires after 1 ms;
+ * `Number.MAX_VALUE` for any finite number), `integer`.
  */
 export function number({
   min = 0,
@@ -43,49 +71,62 @@ export function number({
 }: { min?: number; above?: boolean; max?: number; integer?: boolean; unit?: string } = {}): Rule {
   return [
     (v) => typeof v === 'number' && (above ? v > min : v >= min) && v <= max && (!integer || Number.isInteger(v)),
-    `be ${integer ? 'a whole' : 'a'} number of ${unit}, ${above ? 'above' : 'at least'} ${min} and at most ${max}`,
+    `be ${integer ? 'a whole' : 'a'} number of ${unit}, ${above ? 'above' : 'at least'} ${min}${max < Number.MAX_VALUE ? ` and at most ${max}` : ''}`,
   ]
 }
+
+/** A positive whole number of bytes (at most `Number.MAX_SAFE_INTEGER`, written out so that bundlers can drop it unused). */
+export const bytes = /*#__PURE__*/ number({ above: true, integer: true, max: 9_007_199_254_740_991, unit: 'bytes' })
 
 /**
  * Checks an options object against its rules: every key must be known (a
  * misspelled hook that silently never runs is the worst kind of bug), and
- * every known key that is not `undefined` must pass its rule.
+ * every known key that is not `undefined` (or is `required`) must pass its
+ * rule. `name` is the field an options object nested in another is under.
+ * True, or it throws.
  */
-export function checkOptions(where: string, options: unknown, rules: Readonly<Record<string, Rule>>): void {
+export function checkOptions(where: string, options: unknown, rules: Rules, name?: string): true {
   if (!isObject(options)) throw inputError(`${where}: options must be an object`)
+  const at = name ? `${name}.` : ''
   for (const key of Object.keys(options)) {
-    const rule = rules[key]
-    if (!rule) {
+    if (!Object.hasOwn(rules, key)) {
       const near = closest(key, Object.keys(rules))
-      throw inputError(`${where}: "${key}" is not an option${near ? ` (did you mean "${near}"?)` : ''}`)
+      throw inputError(`${where}: "${at}${key}" is not an option${near ? ` (did you mean "${at}${near}"?)` : ''}`)
     }
-    if (options[key] !== undefined) check(where, key, options[key], rule)
   }
+  // Read as the code reads them: a value on the prototype (a class's method) is checked too.
+  for (const key in rules) {
+    const rule = rules[key]!
+    if (options[key] !== undefined || rule[2]) check(where, at + key, options[key], rule)
+  }
+  return true
 }
 
-/** The known name a typo most likely meant: case-insensitive edit distance, or a prefix. */
+/**
+ * The known name a typo most likely meant: the nearest by case-insensitive
+ * edit distance, a prefix counting as 1, if it is at most 2 (3 for a name of
+ * 12 characters or more).
+ */
 function closest(name: string, known: string[]): string | undefined {
   const a = name.toLowerCase()
-  let best: string | undefined
-  let bestDistance = Math.max(2, a.length >> 2) + 1
-  for (const candidate of known) {
-    const b = candidate.toLowerCase()
-    const d = a.startsWith(b) || b.startsWith(a) ? 1 : distance(a, b)
-    if (d < bestDistance) [best, bestDistance] = [candidate, d]
+  for (let edits = 1; edits <= (a.length < 12 ? 2 : 3); edits++) {
+    for (const candidate of known) {
+      const b = candidate.toLowerCase()
+      if (a.startsWith(b) || b.startsWith(a) || within(a, b, edits)) return candidate
+    }
   }
-  return best
+  return undefined
 }
 
-/** Levenshtein distance, one row at a time. */
-function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i]
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    row = next
-  }
-  return row[b.length]!
+/**
+ * Whether `a` becomes `b` in at most `edits` insertions, deletions or
+ * substitutions (Levenshtein distance): at most 3^edits paths, each as long
+ * as the names.
+ */
+function within(a: string, b: string, edits: number): boolean {
+  // Equal first characters are always best kept; else try each edit of them.
+  return a[0] === b[0]
+    ? a === b || within(a.slice(1), b.slice(1), edits)
+    : edits > 0 &&
+        (within(a.slice(1), b, edits - 1) || within(a, b.slice(1), edits - 1) || within(a.slice(1), b.slice(1), edits - 1))
 }

@@ -1,3 +1,5 @@
+import { arrayOf, check, func } from './check.ts'
+
 /**
  * A `fetch`-compatible function: the one interface every middleware consumes
  * and produces, so any of them can wrap `globalThis.fetch`, ofetch, undici or
@@ -13,9 +15,6 @@ export type FetchLike = (
  * several times (e.g. to replay a request after a token refresh).
  */
 export type Middleware = (next: FetchLike) => FetchLike
-
-/** Longest delay `setTimeout` honours; anything above fires at once. */
-export const MAX_TIMER_MS = 2 ** 31 - 1
 
 /**
  * The global `fetch`, looked up on every call (not captured at import time) so
@@ -38,16 +37,7 @@ export function pipeline(
   middlewares: readonly Middleware[],
   terminal: FetchLike = globalFetch,
 ): FetchLike {
-  if (!Array.isArray(middlewares)) {
-    throw new TypeError('pipeline: "middlewares" must be an array')
-  }
-  middlewares.forEach((mw, i) => {
-    if (typeof mw !== 'function') {
-      throw new TypeError(`pipeline: "middlewares[${i}]" must be a function`)
-    }
-  })
-  if (typeof terminal !== 'function') {
-    throw new TypeError('pipeline: "terminal" must be a fetch function')
-  }
+  check('pipeline', 'middlewares', middlewares, arrayOf(func))
+  check('pipeline', 'terminal', terminal, func)
   return middlewares.reduceRight<FetchLike>((next, mw) => mw(next), terminal)
 }

@@ -1,3 +1,4 @@
+import { func, type Rule } from './check.ts'
 import type { Session } from './session.ts'
 
 /**
@@ -27,25 +28,12 @@ export interface SessionHooks<T = unknown> {
 
 export type HookName = 'onRefreshed' | 'onRefreshFailure' | 'onDeleted' | 'onDeleteFailure' | 'onWarning'
 
-const HOOK_NAMES = [
-  'onRefreshed',
-  'onRefreshFailure',
-  'onDeleted',
-  'onDeleteFailure',
-  'onWarning',
-  'onHookError',
-] as const
-
-/** Throws a TypeError naming the first hook that is not a function. */
-export function assertHooks(hooks: unknown, name = 'hooks'): asserts hooks is SessionHooks | undefined {
-  if (hooks === undefined) return
-  if (typeof hooks !== 'object' || hooks === null) {
-    throw new TypeError(`"${name}" must be an object`)
-  }
-  for (const key of HOOK_NAMES) {
-    const fn = (hooks as Record<string, unknown>)[key]
-    if (fn !== undefined && typeof fn !== 'function') {
-      throw new TypeError(`"${name}.${key}" must be a function`)
-    }
-  }
+/** Every hook, each a function: unknown names are refused (a misspelled hook would never run). */
+export const HOOK_RULES: Record<keyof SessionHooks, Rule> = {
+  onRefreshed: func,
+  onRefreshFailure: func,
+  onDeleted: func,
+  onDeleteFailure: func,
+  onWarning: func,
+  onHookError: func,
 }

@@ -1,3 +1,4 @@
+import { fail } from './check.ts'
 import { limitBody } from './limit-body.ts'
 import type { Session } from './session.ts'
 
@@ -44,7 +45,7 @@ const requestRedirect = requestGetter('redirect') as (this: Request) => RequestR
  */
 export function pinInput(input: string | URL | Request): string | URL | Request {
   if (typeof input === 'string' || input instanceof NativeRequest) return input
-  if (typeof input !== 'object' || input === null) throw new TypeError('fetch input must be a URL string, a URL or a Request')
+  if (typeof input !== 'object' || input === null) fail('fetch', 'input', 'be a URL string, a URL or a Request')
   const href = String(input)
   return href[0] === '/' || URL.canParse(href) ? href : input
 }
@@ -105,9 +106,7 @@ export function isSessionMethod(pathname: string): boolean {
  * stay on our origin.
  */
 export function routePath(session: Session, path: string): string {
-  if (!path.startsWith('/')) {
-    throw new TypeError('request path must start with "/" (or pass an absolute URL)')
-  }
+  if (!path.startsWith('/')) fail('routeToPds', 'path', 'start with "/" (or be an absolute URL)')
   // After "<origin>/" nothing can change the authority: no parse needed to be sure.
   return (isSessionMethod(path) ? originOf(session.service) : pdsOriginOf(session)) + path
 }

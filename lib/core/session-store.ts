@@ -1,3 +1,4 @@
+import { check, func, isObject, type Rule } from './check.ts'
 import { jwtExpiry } from './jwt.ts'
 import { assertSession, type Session } from './session.ts'
 
@@ -75,19 +76,16 @@ export function parseStoredSession(text: string, where: string): Session {
     const at = /position (\d+)/.exec(err instanceof Error ? err.message : '')?.[1]
     throw new SyntaxError(`the stored session in ${where} is not valid JSON${at ? ` (at position ${at})` : ''}`)
   }
-  assertSession(value, 'stored session')
+  assertSession(value, 'store', 'stored session')
   return value
 }
 
-/** Checks a `store` option, naming the missing method. */
-export function assertSessionStore(store: unknown, name = 'store'): asserts store is SessionStore | undefined {
-  if (store === undefined) return
-  if (typeof store !== 'object' || store === null) throw new TypeError(`"${name}" must be a SessionStore`)
-  for (const key of ['get', 'set', 'delete'] as const) {
-    if (typeof (store as Record<string, unknown>)[key] !== 'function') {
-      throw new TypeError(`"${name}.${key}" must be a function`)
-    }
-  }
-  const { lock } = store as SessionStore
-  if (lock !== undefined && typeof lock !== 'function') throw new TypeError(`"${name}.lock" must be a function`)
-}
+/** A `store` option: an object with the {@link SessionStore} methods (the first missing one is named; `lock` is optional). */
+export const sessionStore: Rule = [
+  (store, where, field) =>
+    isObject(store) &&
+    ['get', 'set', 'delete', 'lock'].every(
+      (key) => (key === 'lock' && store[key] === undefined) || check(where, `${field}.${key}`, store[key], func),
+    ),
+  'be a SessionStore',
+]

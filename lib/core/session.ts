@@ -1,4 +1,5 @@
 import { isDatetimeString, type DidString } from '@atproto/lex-schema'
+import { check, fail, type Rule } from './check.ts'
 
 /** The body of a createSession / refreshSession answer, kept as the server sent it. */
 export type SessionData = {
@@ -46,18 +47,14 @@ export function parseHttpUrl(value: unknown): URL | null {
   return url
 }
 
-/**
- * A service URL we may send credentials to: http(s), no userinfo, no query or
- * fragment. Returns its normalised form (origin + path) or throws a TypeError
- * naming `field`.
- */
-export function checkServiceUrl(value: unknown, field: string): string {
-  const url = parseHttpUrl(value)
-  if (!url || url.username || url.password || url.search || url.hash) {
-    throw new TypeError(`"${field}" must be an http(s) URL without credentials, query or fragment`)
-  }
-  return url.href
-}
+/** A service URL we may send credentials to: http(s), no userinfo, no query or fragment. */
+export const serviceUrl: Rule = [
+  (value) => {
+    const url = parseHttpUrl(value)
+    return !!url && !url.username && !url.password && !url.search && !url.hash
+  },
+  'be an http(s) URL without credentials, query or fragment',
+]
 
 export function isJwtShaped(value: unknown): value is string {
   return typeof value === 'string' && value.length < 16_384 && JWT_RE.test(value)
@@ -75,25 +72,24 @@ export function isDid(value: unknown): value is DidString {
 
 /**
  * Checks that `value` is a usable {@link Session} and throws a TypeError that
- * names the first bad field (never its value: it may be a token).
+ * names the first bad field (never its value: it may be a token). Data, not
+ * options: servers add fields, so unknown ones are kept.
  */
-export function assertSession(value: unknown, name = 'session'): asserts value is Session {
-  const must = (ok: unknown, field: string, what: string) => {
-    if (!ok) throw new TypeError(`"${name}${field}" must be ${what}`)
-  }
-  must(isObject(value), '', 'a Session object')
-  const { data, refreshedAt, pdsUrl } = value as Record<string, unknown>
-  must(isObject(data), '.data', 'an object')
+export function assertSession(value: unknown, where = 'Session', name = 'session'): asserts value is Session {
+  const must = (ok: unknown, field: string, what: string) => ok || fail(where, name + field, what)
+  must(isObject(value), '', 'be a Session object')
+  const { data, refreshedAt, pdsUrl, service } = value as Record<string, unknown>
+  must(isObject(data), '.data', 'be an object')
   const { accessJwt, refreshJwt, did, handle, didDoc } = data as Record<string, unknown>
-  must(isJwtShaped(accessJwt), '.data.accessJwt', 'a JWT')
-  must(isJwtShaped(refreshJwt), '.data.refreshJwt', 'a JWT')
-  must(isDid(did), '.data.did', 'a DID')
-  must(typeof handle === 'string' && handle, '.data.handle', 'a non-empty string')
-  must(didDoc === undefined || isObject(didDoc), '.data.didDoc', 'an object')
+  must(isJwtShaped(accessJwt), '.data.accessJwt', 'be a JWT')
+  must(isJwtShaped(refreshJwt), '.data.refreshJwt', 'be a JWT')
+  must(isDid(did), '.data.did', 'be a DID')
+  must(typeof handle === 'string' && handle, '.data.handle', 'be a non-empty string')
+  must(didDoc === undefined || isObject(didDoc), '.data.didDoc', 'be an object')
   // Atproto's datetime (lex-schema's check): Date.parse alone accepts "1" or "hello 1" (as 2001).
-  must(isDatetimeString(refreshedAt), '.refreshedAt', 'an ISO 8601 date')
-  if (pdsUrl !== null) checkServiceUrl(pdsUrl, `${name}.pdsUrl`)
-  checkServiceUrl((value as Session).service, `${name}.service`)
+  must(isDatetimeString(refreshedAt), '.refreshedAt', 'be an ISO 8601 date')
+  if (pdsUrl !== null) check(where, `${name}.pdsUrl`, pdsUrl, serviceUrl)
+  check(where, `${name}.service`, service, serviceUrl)
 }
 
 /** Outcome of reading the PDS endpoint from a DID document. */

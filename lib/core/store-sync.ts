@@ -28,7 +28,7 @@ export class StoreSync {
     if (stored == null) return undefined
     try {
       // A custom store may hand back anything; never adopt (and send) malformed tokens.
-      assertSession(stored, 'stored session')
+      assertSession(stored, 'store', 'stored session')
     } catch (err) {
       await this.#warn(`the session store holds something that is not a valid Session; ignoring it (${errorText(err)})`)
       return undefined

@@ -136,7 +136,7 @@ suite('RedisSessionStore on a real redis-server', () => {
   })
 
   it('validates its options', () => {
-    expect(() => new RedisSessionStore(client, { key: '' })).toThrow(new TypeError('"key" must be a non-empty string'))
+    expect(() => new RedisSessionStore(client, { key: '' })).toThrow(new TypeError('RedisSessionStore: "key" must be a non-empty string'))
     expect(() => new RedisSessionStore({} as never, { key: 'k' })).toThrow(/"redis" must be a Redis client/)
     expect(() => new RedisSessionStore(client, { key: 'k', lockTtlMs: 0 })).toThrow(/"lockTtlMs"/)
   })
