@@ -6,7 +6,16 @@ import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
   {
-    ignores: ['.tmp/', 'examples/readme/', 'node_modules/', 'dist/', 'coverage/', 'spec/pds/.install/', 'spec/pds/toolchain/', 'examples/lexicons/'],
+    ignores: [
+      '.tmp/',
+      'examples/readme/',
+      'node_modules/',
+      'dist/',
+      'coverage/',
+      'spec/pds/.install/',
+      'spec/pds/toolchain/',
+      'examples/lexicons/',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -17,7 +26,10 @@ export default tseslint.config(
     },
     rules: {
       // Unused arguments keep a signature readable (`(_key, fn) => …`); prefix them with _.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
   {

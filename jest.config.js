@@ -4,8 +4,20 @@
 // their own afterwards (--runInBand) so they never starve a PDS starting beside them.
 const STRESS = '<rootDir>/spec/integration/.*-kill\\.spec\\.ts$'
 const ESM_ONLY = [
-  'nock', '@mswjs/interceptors', 'rettime', '@open-draft/until', 'p-queue', 'p-timeout', 'eventemitter3',
-  '@atproto', '@atproto-labs', 'multiformats', 'ofetch', 'destr', 'ufo', 'node-fetch-native',
+  'nock',
+  '@mswjs/interceptors',
+  'rettime',
+  '@open-draft/until',
+  'p-queue',
+  'p-timeout',
+  'eventemitter3',
+  '@atproto',
+  '@atproto-labs',
+  'multiformats',
+  'ofetch',
+  'destr',
+  'ufo',
+  'node-fetch-native',
 ]
 
 const base = {
@@ -23,7 +35,11 @@ const base = {
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   setupFilesAfterEnv: ['<rootDir>/spec/setup.ts'],
-  modulePathIgnorePatterns: ['<rootDir>/spec/pds/\\.install/', '<rootDir>/spec/pds/toolchain/', '<rootDir>/spec/pds/package\\.json'],
+  modulePathIgnorePatterns: [
+    '<rootDir>/spec/pds/\\.install/',
+    '<rootDir>/spec/pds/toolchain/',
+    '<rootDir>/spec/pds/package\\.json',
+  ],
 }
 
 export default {

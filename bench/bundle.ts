@@ -35,7 +35,10 @@ type Size = {
  * (the holder runs the hooks).
  */
 const FEATURES: [feature: string, files: string[]][] = [
-  ['agent class: login / resume / createAccount / logout, option checks', ['lib/password-agent.ts', 'lib/core/hooks.ts']],
+  [
+    'agent class: login / resume / createAccount / logout, option checks',
+    ['lib/password-agent.ts', 'lib/core/hooks.ts'],
+  ],
   [
     'shared session state: single-flight refresh and logout, store / lock coordination, running hooks, timeout and backoff',
     // The holder and the modules split out of it (a file not in the tree is simply not found).
@@ -62,7 +65,10 @@ const FEATURES: [feature: string, files: string[]][] = [
     "refresh ahead of expiry; reading a JWT's `exp` / `iat` (also for `resume` and session ordering)",
     ['middleware/refresh-ahead.ts', 'lib/core/jwt.ts'],
   ],
-  ['typed errors, `RateLimit-Reset`, token-free invalid-answer error', ['lib/core/errors.ts', 'lib/core/retry-timing.ts']],
+  [
+    'typed errors, `RateLimit-Reset`, token-free invalid-answer error',
+    ['lib/core/errors.ts', 'lib/core/retry-timing.ts'],
+  ],
   [
     'pipeline, option checks and shared helpers',
     ['lib/core/fetch.ts', 'lib/core/check.ts', 'lib/core/sleep.ts', 'middleware/options.ts', 'middleware/shared.ts'],
@@ -224,10 +230,18 @@ function attribute(size: Size, base: Size, budget: number) {
     const path = sources[source]!
     mapped[path] = (mapped[path] ?? 0) + Buffer.byteLength(size.text.slice(start, end))
   }
-  const ours = Object.keys(size.files).filter(isOurs).filter((p) => size.files[p]! > 0)
+  const ours = Object.keys(size.files)
+    .filter(isOurs)
+    .filter((p) => size.files[p]! > 0)
   const featureOf = (path: string) => FEATURES.find(([, paths]) => paths.includes(path))?.[0] ?? `other: ${path}`
   const files = ours
-    .map((file) => ({ file, feature: featureOf(file), min: size.files[file]!, mapped: mapped[file] ?? 0, gzip: leaveOut([file]) }))
+    .map((file) => ({
+      file,
+      feature: featureOf(file),
+      min: size.files[file]!,
+      mapped: mapped[file] ?? 0,
+      gzip: leaveOut([file]),
+    }))
     .sort((a, b) => b.gzip - a.gzip)
   const groups = [...new Set(files.map((f) => f.feature))]
     .map((feature) => {
@@ -246,7 +260,12 @@ function attribute(size: Size, base: Size, budget: number) {
       dropped.push(...g.files)
       saved = leaveOut(dropped)
     }
-    return { over: Math.max(0, over), groups: over <= 0 ? 0 : groups.filter((g) => g.files.every((f) => dropped.includes(f))).length, saved, fits: saved >= over }
+    return {
+      over: Math.max(0, over),
+      groups: over <= 0 ? 0 : groups.filter((g) => g.files.every((f) => dropped.includes(f))).length,
+      saved,
+      fits: saved >= over,
+    }
   }
   const oursMin = files.reduce((n, f) => n + f.min, 0)
   const oursMapped = files.reduce((n, f) => n + f.mapped, 0)
@@ -305,12 +324,20 @@ export async function main() {
     api = { error: String((err as Error).message).split('\n')[0]! }
   }
   const over = (s: Size) => ({ ...strip(s), overClientMin: s.min - client.min, overClientGzip: s.gzip - client.gzip })
-  log(`bundle: Client ${client.gzip} B, +ours ${ours.gzip - client.gzip} B, +upstream ${upstream.gzip - client.gzip} B; with discoverService +${oursDiscovery.gzip - client.gzip} B (gzip)`)
-  log(`bundle: with splitting, ${oursSplit.eagerGzip} B gzip up front (${oursSplit.eagerFiles} files), ${oursSplit.lazyGzip} B lazy (${oursSplit.lazyFiles})`)
+  log(
+    `bundle: Client ${client.gzip} B, +ours ${ours.gzip - client.gzip} B, +upstream ${upstream.gzip - client.gzip} B; with discoverService +${oursDiscovery.gzip - client.gzip} B (gzip)`,
+  )
+  log(
+    `bundle: with splitting, ${oursSplit.eagerGzip} B gzip up front (${oursSplit.eagerFiles} files), ${oursSplit.lazyGzip} B lazy (${oursSplit.lazyFiles})`,
+  )
   const attribution = attribute(ours, client, upstream.gzip - client.gzip)
   for (const g of attribution.groups) log(`bundle:   ${g.gzip} B gzip, ${g.min} B min: ${g.feature}`)
-  log(`bundle:   leave-one-out sum ${attribution.groupsGzipSum} B, all ours left out ${attribution.oursGzip} B, total over Client ${attribution.overClientGzip} B (gzip)`)
-  log(`bundle:   ours ${attribution.oursMin} B min by the metafile, ${attribution.oursMapped} B by the source map${attribution.mappedMatchesMetafile ? '' : ': MORE THAN 3 % APART, the gzip attribution is unreliable'}${attribution.mismatchedFiles.length ? `; files more than 3 % off: ${attribution.mismatchedFiles}` : ''}`)
+  log(
+    `bundle:   leave-one-out sum ${attribution.groupsGzipSum} B, all ours left out ${attribution.oursGzip} B, total over Client ${attribution.overClientGzip} B (gzip)`,
+  )
+  log(
+    `bundle:   ours ${attribution.oursMin} B min by the metafile, ${attribution.oursMapped} B by the source map${attribution.mappedMatchesMetafile ? '' : ': MORE THAN 3 % APART, the gzip attribution is unreliable'}${attribution.mismatchedFiles.length ? `; files more than 3 % off: ${attribution.mismatchedFiles}` : ''}`,
+  )
 
   // Every middleware factory the package exports (helpers such as isExpiredTokenAnswer left out).
   const factories = Object.entries(middleware)
@@ -332,7 +359,9 @@ export async function main() {
       // npm packages in its bundle (inputs keyed by package name, ours by path).
       packages: Object.keys(alone.inputs).filter((input) => !/^(lib|middleware)\/|^entry\.ts$/.test(input)),
     })
-    log(`bundle: ${name} alone ${alone.gzip} B, over Client ${withClient.gzip - client.gzip} B (gzip)${others.length ? `, includes ${others}` : ''}`)
+    log(
+      `bundle: ${name} alone ${alone.gzip} B, over Client ${withClient.gzip - client.gzip} B (gzip)${others.length ? `, includes ${others}` : ''}`,
+    )
   }
 
   const sideEffectImport = await bundle(`import 'lex-password-agent'\nimport 'lex-password-agent/middleware'`)

@@ -118,7 +118,10 @@ export function clients(pds: string, fetch?: typeof globalThis.fetch): Record<st
   const data = sessionData(pds)
   const bearer = `Bearer ${data.accessJwt}`
   const terminal = fetch ?? ((input, init) => globalThis.fetch(input, init))
-  const agent = new PasswordAgent({ data, refreshedAt: new Date().toISOString(), pdsUrl: pds, service: SERVICE } as never, { fetch: terminal })
+  const agent = new PasswordAgent(
+    { data, refreshedAt: new Date().toISOString(), pdsUrl: pds, service: SERVICE } as never,
+    { fetch: terminal },
+  )
   const upstream = new PasswordSession({ ...data, service: SERVICE } as never, { fetch: terminal })
   return {
     bare: (path, init) => {

@@ -73,8 +73,20 @@ async function variants(): Promise<Variant[]> {
     const { PasswordAgent: Before } = (await import(baseline)) as typeof import('lex-password-agent')
     const before = new Before(session as never, { fetch: fetchStub })
     extra.push(
-      { key: 'baseline', label: `PasswordAgent from ${baseline}`, handler: (p, i) => before.fetchHandler(p, i), token: data.accessJwt, floor: 'bare' },
-      { key: 'clientBaseline', label: `Client + PasswordAgent from ${baseline}`, handler: throughClient(before), token: data.accessJwt, floor: 'clientBare' },
+      {
+        key: 'baseline',
+        label: `PasswordAgent from ${baseline}`,
+        handler: (p, i) => before.fetchHandler(p, i),
+        token: data.accessJwt,
+        floor: 'bare',
+      },
+      {
+        key: 'clientBaseline',
+        label: `Client + PasswordAgent from ${baseline}`,
+        handler: throughClient(before),
+        token: data.accessJwt,
+        floor: 'clientBare',
+      },
     )
   }
 
@@ -82,13 +94,55 @@ async function variants(): Promise<Variant[]> {
   return [
     ...extra,
     { key: 'bare', label: 'bare fetch + static bearer', handler: bare, token: t, floor: 'bare' },
-    { key: 'upstream', label: '@atproto/lex-password-session PasswordSession', handler: (p, i) => upstream.fetchHandler(p, i), token: t, floor: 'bare' },
-    { key: 'api', label: '@atproto/api AtpAgent (CredentialSession)', handler: (p, i) => credential.fetchHandler(p, i), token: t, floor: 'bare' },
-    { key: 'ours', label: 'lex-password-agent PasswordAgent (preset)', handler: (p, i) => ours.fetchHandler(p, i), token: t, floor: 'bare' },
-    { key: 'oursReactive', label: 'lex-password-agent, refreshAhead: false', handler: (p, i) => oursReactive.fetchHandler(p, i), token: t, floor: 'bare' },
-    { key: 'clientBare', label: 'Client + bare agent (Headers copy + static bearer)', handler: throughClient({ fetchHandler: bare }), token: t, floor: 'clientBare' },
-    { key: 'clientUpstream', label: 'Client + upstream PasswordSession', handler: throughClient(upstream), token: t, floor: 'clientBare' },
-    { key: 'clientOurs', label: 'Client + our PasswordAgent (preset)', handler: throughClient(ours), token: t, floor: 'clientBare' },
+    {
+      key: 'upstream',
+      label: '@atproto/lex-password-session PasswordSession',
+      handler: (p, i) => upstream.fetchHandler(p, i),
+      token: t,
+      floor: 'bare',
+    },
+    {
+      key: 'api',
+      label: '@atproto/api AtpAgent (CredentialSession)',
+      handler: (p, i) => credential.fetchHandler(p, i),
+      token: t,
+      floor: 'bare',
+    },
+    {
+      key: 'ours',
+      label: 'lex-password-agent PasswordAgent (preset)',
+      handler: (p, i) => ours.fetchHandler(p, i),
+      token: t,
+      floor: 'bare',
+    },
+    {
+      key: 'oursReactive',
+      label: 'lex-password-agent, refreshAhead: false',
+      handler: (p, i) => oursReactive.fetchHandler(p, i),
+      token: t,
+      floor: 'bare',
+    },
+    {
+      key: 'clientBare',
+      label: 'Client + bare agent (Headers copy + static bearer)',
+      handler: throughClient({ fetchHandler: bare }),
+      token: t,
+      floor: 'clientBare',
+    },
+    {
+      key: 'clientUpstream',
+      label: 'Client + upstream PasswordSession',
+      handler: throughClient(upstream),
+      token: t,
+      floor: 'clientBare',
+    },
+    {
+      key: 'clientOurs',
+      label: 'Client + our PasswordAgent (preset)',
+      handler: throughClient(ours),
+      token: t,
+      floor: 'clientBare',
+    },
   ]
 }
 
@@ -129,7 +183,9 @@ export async function main() {
     }
     for (const v of all) samples[v.key]!.push(spent[v.key]! / (N / CHUNK))
     gc?.()
-    log(`cpu round ${round + 1}/${ROUNDS}: ${all.map((v) => `${v.key} ${samples[v.key]!.at(-1)!.toFixed(2)}`).join(', ')} µs/req`)
+    log(
+      `cpu round ${round + 1}/${ROUNDS}: ${all.map((v) => `${v.key} ${samples[v.key]!.at(-1)!.toFixed(2)}`).join(', ')} µs/req`,
+    )
   }
   const result = all.map((v) => ({
     key: v.key,
@@ -149,7 +205,9 @@ export async function main() {
   log(
     `cpu through Client: ours +${variantsOut.find((v) => v.key === 'clientOurs')!.overFloor.toFixed(2)} µs, upstream +${variantsOut
       .find((v) => v.key === 'clientUpstream')!
-      .overFloor.toFixed(2)} µs over the bare agent (ours ${(client.oursOverUpstream * 100).toFixed(0)} % of upstream's)`,
+      .overFloor.toFixed(
+        2,
+      )} µs over the bare agent (ours ${(client.oursOverUpstream * 100).toFixed(0)} % of upstream's)`,
   )
   return { n: N, rounds: ROUNDS, variants: variantsOut, client }
 }

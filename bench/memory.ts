@@ -14,7 +14,6 @@ const GC_EVERY = 4 * 2 ** 20
 const MB = 2 ** 20
 const PATH = '/xrpc/app.bsky.actor.getProfile?actor=did%3Aplc%3Abenchbenchbenchbenchbenc'
 
-
 function gcFully() {
   const gc = (globalThis as { gc?: () => void }).gc
   if (!gc) throw new Error('run with --expose-gc')
@@ -79,17 +78,29 @@ async function streamChild(key: string, url: string, redirect: RequestRedirect) 
   const seconds = (performance.now() - t0) / 1000
   clearInterval(timer)
   const peak = Math.max(sampled, process.resourceUsage().maxRSS * 1024)
-  process.stdout.write(`${JSON.stringify({ key, rssGrowthMB: (peak - rss0) / MB, sampledGrowthMB: (sampled - rss0) / MB, seconds })}\n`)
+  process.stdout.write(
+    `${JSON.stringify({ key, rssGrowthMB: (peak - rss0) / MB, sampledGrowthMB: (sampled - rss0) / MB, seconds })}\n`,
+  )
 }
 
 type StreamResult = { key: string; rssGrowthMB: number; sampledGrowthMB: number; seconds: number }
 function runChild(key: string, url: string, redirect: RequestRedirect): Promise<StreamResult> {
-  const args = [...process.execArgv.filter((a) => a !== '--expose-gc'), '--expose-gc', new URL(import.meta.url).pathname, 'stream', key, url, redirect]
+  const args = [
+    ...process.execArgv.filter((a) => a !== '--expose-gc'),
+    '--expose-gc',
+    new URL(import.meta.url).pathname,
+    'stream',
+    key,
+    url,
+    redirect,
+  ]
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (d: Buffer) => (out += d))
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim())) : reject(new Error(`stream child ${key} exited ${code}`))))
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out.trim())) : reject(new Error(`stream child ${key} exited ${code}`)),
+    )
   })
 }
 
@@ -115,7 +126,9 @@ async function streamGrowth() {
           const s = ((samples[mode] ??= {})[key] ??= { rss: [], seconds: [] })
           s.rss.push(r.rssGrowthMB)
           s.seconds.push(r.seconds)
-          log(`stream ${key} (redirect: ${mode}): ${STREAM_MB} MB in ${r.seconds.toFixed(2)} s, peak RSS +${r.rssGrowthMB.toFixed(1)} MB`)
+          log(
+            `stream ${key} (redirect: ${mode}): ${STREAM_MB} MB in ${r.seconds.toFixed(2)} s, peak RSS +${r.rssGrowthMB.toFixed(1)} MB`,
+          )
         }
       }
     }
@@ -126,7 +139,10 @@ async function streamGrowth() {
     Object.entries(samples).map(([mode, byKey]) => [
       mode,
       Object.fromEntries(
-        Object.entries(byKey).map(([k, s]) => [k, { rssGrowthMB: median(s.rss), rounds: s.rss, seconds: median(s.seconds) }]),
+        Object.entries(byKey).map(([k, s]) => [
+          k,
+          { rssGrowthMB: median(s.rss), rounds: s.rss, seconds: median(s.seconds) },
+        ]),
       ),
     ]),
   )
@@ -137,6 +153,7 @@ export async function main() {
 }
 
 if (import.meta.main) {
-  if (process.argv[2] === 'stream') await streamChild(process.argv[3]!, process.argv[4]!, process.argv[5] as RequestRedirect)
+  if (process.argv[2] === 'stream')
+    await streamChild(process.argv[3]!, process.argv[4]!, process.argv[5] as RequestRedirect)
   else emit('memory', await main())
 }

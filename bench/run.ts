@@ -20,7 +20,10 @@ function run(name: string, extra: string[] = []): Promise<any> {
     child.stdout.on('data', (d: Buffer) => (out += d))
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`bench/${name}.ts exited with ${code}`))
-      const line = out.trim().split('\n').findLast((l) => l.startsWith('{"bench"'))
+      const line = out
+        .trim()
+        .split('\n')
+        .findLast((l) => l.startsWith('{"bench"'))
       if (!line) return reject(new Error(`bench/${name}.ts printed no result`))
       process.stderr.write(`   (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`)
       resolve(JSON.parse(line).result)
@@ -75,13 +78,21 @@ const b = bundle
 const m = machine()
 const date = new Date().toISOString().slice(0, 10)
 const mwRows = b.middlewares
-  .map((x: any) => `| \`${x.name}\` | ${int(x.aloneMin)} | ${int(x.aloneGzip)} | ${int(x.overClientGzip)} | ${x.othersIncluded.length ? x.othersIncluded.map((o: string) => `\`${o}\``).join(', ') : 'none'} | ${x.packages.length ? x.packages.map((o: string) => `\`${o}\``).join(', ') : 'none'} |`)
+  .map(
+    (x: any) =>
+      `| \`${x.name}\` | ${int(x.aloneMin)} | ${int(x.aloneGzip)} | ${int(x.overClientGzip)} | ${x.othersIncluded.length ? x.othersIncluded.map((o: string) => `\`${o}\``).join(', ') : 'none'} | ${x.packages.length ? x.packages.map((o: string) => `\`${o}\``).join(', ') : 'none'} |`,
+  )
   .join('\n')
 const at = b.attribution
 const code = (path: string) => `\`${path}\``
 const attrRows = at.groups
   .map((g: any) => {
-    const files = g.files.length === 1 ? code(g.files[0]) : g.files.map((path: string) => `${code(path)} (${int(at.files.find((x: any) => x.file === path).min)})`).join(', ')
+    const files =
+      g.files.length === 1
+        ? code(g.files[0])
+        : g.files
+            .map((path: string) => `${code(path)} (${int(at.files.find((x: any) => x.file === path).min)})`)
+            .join(', ')
     return `| ${g.feature} | ${files} | ${int(g.min)} | ${int(g.gzip)} |`
   })
   .join('\n')
@@ -92,11 +103,16 @@ const signed = (n: number) => `${n < 0 ? '−' : '+'}${int(Math.abs(n))}`
 const attrRest = [
   ...attrNew.map((o: any) => `${code(o.input)} ${int(o.min)}`),
   ...(attrChanged.length
-    ? [`${signed(attrChanged.reduce((n: number, o: any) => n + o.min, 0))} bytes net in inputs \`Client\`'s bundle has too (${attrChanged.map((o: any) => `${code(o.input)} ${signed(o.min)}`).join(', ')})`]
+    ? [
+        `${signed(attrChanged.reduce((n: number, o: any) => n + o.min, 0))} bytes net in inputs \`Client\`'s bundle has too (${attrChanged.map((o: any) => `${code(o.input)} ${signed(o.min)}`).join(', ')})`,
+      ]
     : []),
 ].join('; ')
 const cpuRows = cpu.variants
-  .map((v: any) => `| ${v.label} | ${f(v.usPerRequest)} | ${v.key === (v.floor ?? 'bare') ? '—' : sf(median(over(v.key)))} | ${v.rounds.map((r: number) => f(r)).join(', ')} |`)
+  .map(
+    (v: any) =>
+      `| ${v.label} | ${f(v.usPerRequest)} | ${v.key === (v.floor ?? 'bare') ? '—' : sf(median(over(v.key)))} | ${v.rounds.map((r: number) => f(r)).join(', ')} |`,
+  )
   .join('\n')
 const tpRows = Object.entries(throughput.rps)
   .map(([k, v]: [string, any]) => `| ${k} | ${int(v.median)} | ${v.rounds.map((r: number) => int(r)).join(', ')} |`)
@@ -214,9 +230,11 @@ Gzip compresses each part with the others as context, so the leave-one-out figur
 up to the total: they sum to ${int(at.groupsGzipSum)} B against the +${int(at.overClientGzip)} B over \`Client\`, and leaving all
 our code out at once saves ${int(at.oursGzip)} B. Our files are ${int(at.oursMin)} of the ${int(at.overClientMin)} minified bytes over
 \`Client\`${attrRest ? `; the rest: ${attrRest}` : ''}.
-${at.mappedMatchesMetafile && !at.mismatchedFiles.length
-  ? `The source map puts ${int(at.oursMapped)} bytes in our files, within 3 % of the metafile, file by file too.`
-  : `**The source map puts ${int(at.oursMapped)} bytes in our files against the metafile's ${int(at.oursMin)}${at.mismatchedFiles.length ? ` (more than 3 % off for ${at.mismatchedFiles.map(code).join(', ')})` : ''}: the gzip figures above are unreliable.**`}
+${
+  at.mappedMatchesMetafile && !at.mismatchedFiles.length
+    ? `The source map puts ${int(at.oursMapped)} bytes in our files, within 3 % of the metafile, file by file too.`
+    : `**The source map puts ${int(at.oursMapped)} bytes in our files against the metafile's ${int(at.oursMin)}${at.mismatchedFiles.length ? ` (more than 3 % off for ${at.mismatchedFiles.map(code).join(', ')})` : ''}: the gzip figures above are unreliable.**`
+}
 
 ${(() => {
   const pm = b.presetMiddlewares.overClientGzip

@@ -3,7 +3,18 @@
 // upstream and our preset (all on Node's fetch). Rounds interleave the
 // variants; reported as ours / bare (and upstream / bare) per round, median
 // and spread, so the library's overhead is set against the noise.
-import { clients, emit, log, max, median, min, rotate, startLoopbackServer, xrpcQueryInit, type Handler } from './common.ts'
+import {
+  clients,
+  emit,
+  log,
+  max,
+  median,
+  min,
+  rotate,
+  startLoopbackServer,
+  xrpcQueryInit,
+  type Handler,
+} from './common.ts'
 
 const CONCURRENCY = Number(process.env.BENCH_TP_CONCURRENCY ?? 50)
 const ROUNDS = Number(process.env.BENCH_TP_ROUNDS ?? 7)
@@ -48,7 +59,9 @@ export async function main() {
         }
       }
       for (const key of keys) rps[key]!.push(total[key]![0] / total[key]![1])
-      log(`throughput round ${round + 1}/${ROUNDS}: ${keys.map((k) => `${k} ${Math.round(rps[k]!.at(-1)!)}`).join(', ')} req/s`)
+      log(
+        `throughput round ${round + 1}/${ROUNDS}: ${keys.map((k) => `${k} ${Math.round(rps[k]!.at(-1)!)}`).join(', ')} req/s`,
+      )
     }
     const ratio = (key: string) => {
       const r = rps[key]!.map((v, i) => v / rps.bare![i]!)

@@ -11,7 +11,9 @@ const log: Middleware = (next) => async (input, init) => {
   const started = performance.now()
   const res = await next(input, init)
   const url = new URL(input instanceof Request ? input.url : String(input), 'http://relative.invalid')
-  console.log(`${init?.method ?? 'GET'} ${url.pathname} -> ${res.status} (${Math.round(performance.now() - started)} ms)`)
+  console.log(
+    `${init?.method ?? 'GET'} ${url.pathname} -> ${res.status} (${Math.round(performance.now() - started)} ms)`,
+  )
   return res
 }
 

@@ -66,7 +66,15 @@ const hooks = {
 
 try {
   step(1, 'Log in with a password')
-  const result = await PasswordAgent.login({ service, identifier, password, hooks, store, fetch: countingFetch, refreshAhead: false })
+  const result = await PasswordAgent.login({
+    service,
+    identifier,
+    password,
+    hooks,
+    store,
+    fetch: countingFetch,
+    refreshAhead: false,
+  })
   if (!result.success) throw new Error(`login refused: ${result.error}: ${result.message}`)
   const agent = result.value
   const client = new Client(agent)
@@ -112,7 +120,11 @@ try {
 
   step(5, 'Clean up and log out')
   for (const uri of uris) {
-    await new Client(resumed).call(com.atproto.repo.deleteRecord, { repo: resumed.did, collection, rkey: uri.split('/').pop()! })
+    await new Client(resumed).call(com.atproto.repo.deleteRecord, {
+      repo: resumed.did,
+      collection,
+      rkey: uri.split('/').pop()!,
+    })
   }
   info(`deleted the ${uris.length} demo records`)
   const last = resumed.session

@@ -89,7 +89,10 @@ export async function discoverService(
 function bounded(fetch: FetchLike): typeof globalThis.fetch {
   return async (input, init) => {
     const timeout = new AbortController()
-    const timer = setTimeout(() => timeout.abort(new DiscoveryError(`no answer within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS)
+    const timer = setTimeout(
+      () => timeout.abort(new DiscoveryError(`no answer within ${REQUEST_TIMEOUT_MS} ms`)),
+      REQUEST_TIMEOUT_MS,
+    )
     ;(timer as { unref?: () => void }).unref?.()
     const own = inputSignal(input, init)
     const signal = own ? AbortSignal.any([own, timeout.signal]) : timeout.signal

@@ -57,10 +57,13 @@ export class FileLock {
     const token = randomUUID()
     const held = await this.#acquire(token)
     const file = this.#path(held)
-    const keepAlive = setInterval(() => {
-      const now = new Date()
-      fs.utimes(file, now, now).catch(() => {})
-    }, Math.max(50, this.#staleMs / 3))
+    const keepAlive = setInterval(
+      () => {
+        const now = new Date()
+        fs.utimes(file, now, now).catch(() => {})
+      },
+      Math.max(50, this.#staleMs / 3),
+    )
     ;(keepAlive as { unref?: () => void }).unref?.()
     try {
       return await fn()
@@ -166,7 +169,9 @@ function parseHolder(text: string): Holder | undefined {
     if (value?.free === true) return { free: true }
     const { pid, host, token } = value ?? {}
     if (typeof pid === 'number' && typeof host === 'string' && typeof token === 'string') return { pid, host, token }
-  } catch {}
+  } catch {
+    // Not JSON: no holder of ours wrote it.
+  }
   return undefined
 }
 

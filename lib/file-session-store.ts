@@ -13,7 +13,10 @@ export type FileSessionStoreOptions = {
 }
 
 // At most 2^31-1 ms: Node fires a longer timer after 1 ms (the lock would be touched in a busy loop).
-const RULES: Record<keyof FileSessionStoreOptions, Rule> = { staleMs: number({ above: true }), acquireTimeoutMs: number({ above: true }) }
+const RULES: Record<keyof FileSessionStoreOptions, Rule> = {
+  staleMs: number({ above: true }),
+  acquireTimeoutMs: number({ above: true }),
+}
 
 /**
  * A session saved as one JSON file (exactly the `Session` object, mode 0600,
@@ -35,7 +38,10 @@ export class FileSessionStore implements SessionStore {
     checkOptions('FileSessionStore', options, RULES)
     this.file = path.resolve(file)
     // A new path (0.1 used `<file>.lock`): an old lock file is never in the way.
-    this.#lock = new FileLock(`${this.file}.locks`, { staleMs: options.staleMs, acquireTimeoutMs: options.acquireTimeoutMs })
+    this.#lock = new FileLock(`${this.file}.locks`, {
+      staleMs: options.staleMs,
+      acquireTimeoutMs: options.acquireTimeoutMs,
+    })
   }
 
   async get(): Promise<Session | undefined> {

@@ -1,7 +1,28 @@
 import { XrpcResponseError, xrpcSafe, type Agent } from '@atproto/lex-client'
 import type { DidString } from '@atproto/lex-schema'
-import { boolean, bytes, check, checkOptions, fail, func, nested, number, oneOf, required, string, type Rule, type Rules } from './core/check.ts'
-import { InvalidSessionResponseError, inputError, LoggedOutError, SessionMismatchError, typedFailure, withoutPayload } from './core/errors.ts'
+import {
+  boolean,
+  bytes,
+  check,
+  checkOptions,
+  fail,
+  func,
+  nested,
+  number,
+  oneOf,
+  required,
+  string,
+  type Rule,
+  type Rules,
+} from './core/check.ts'
+import {
+  InvalidSessionResponseError,
+  inputError,
+  LoggedOutError,
+  SessionMismatchError,
+  typedFailure,
+  withoutPayload,
+} from './core/errors.ts'
 import { globalFetch, pipeline, type FetchLike } from './core/fetch.ts'
 import { HOOK_RULES, type SessionHooks } from './core/hooks.ts'
 import { createAccount, createSession } from './core/lexicons.ts'
@@ -72,7 +93,10 @@ export type ResumeOptions = PasswordAgentOptions & {
  * fields and the login's `fetch`; resolves to `{ service }` (more fields are
  * ignored).
  */
-export type ServiceResolver = (identifier: string, options: ServiceResolverOptions) => Promise<{ service: string | URL }>
+export type ServiceResolver = (
+  identifier: string,
+  options: ServiceResolverOptions,
+) => Promise<{ service: string | URL }>
 
 /** What `login` hands its `resolveService`: the `discovery` option and `fetch`. */
 export type ServiceResolverOptions = {
@@ -112,9 +136,7 @@ export type LoginOptions = PasswordAgentOptions & {
  * (`AuthenticationRequired`, `AuthFactorTokenRequired`, `AccountTakedown`,
  * `RateLimitExceeded`, …) as lex-client's `XrpcResponseError`.
  */
-export type LoginResult =
-  | { success: true; value: PasswordAgent }
-  | XrpcResponseError<typeof createSession>
+export type LoginResult = { success: true; value: PasswordAgent } | XrpcResponseError<typeof createSession>
 
 /**
  * An authenticated AT Protocol agent backed by a password session.
@@ -231,7 +253,10 @@ export class PasswordAgent implements Agent {
    * (percent-encoded, e.g. from an environment variable); `options` adds
    * hooks, fetch, store and the rest.
    */
-  static async login(url: string | URL, options?: Omit<LoginOptions, 'service' | 'identifier' | 'password'>): Promise<LoginResult>
+  static async login(
+    url: string | URL,
+    options?: Omit<LoginOptions, 'service' | 'identifier' | 'password'>,
+  ): Promise<LoginResult>
   static async login(
     input: LoginOptions | string | URL,
     extra?: Omit<LoginOptions, 'service' | 'identifier' | 'password'>,
@@ -269,10 +294,14 @@ export class PasswordAgent implements Agent {
     check('createAccount', 'input', input, nested(CREATE_ACCOUNT_INPUT_RULES))
     checkOptions('createAccount', options, CREATE_ACCOUNT_RULES)
     const service = String(options.service)
-    const res = await xrpcSafe(serviceAgent(service, options.fetch ?? globalFetch, options.maxSessionAnswerBytes), createAccount, {
-      body: input as never,
-      signal: AbortSignal.timeout(options.refreshTimeoutMs ?? 30_000),
-    })
+    const res = await xrpcSafe(
+      serviceAgent(service, options.fetch ?? globalFetch, options.maxSessionAnswerBytes),
+      createAccount,
+      {
+        body: input as never,
+        signal: AbortSignal.timeout(options.refreshTimeoutMs ?? 30_000),
+      },
+    )
     return PasswordAgent.#started(res, service, options)
   }
 
@@ -441,7 +470,11 @@ function parseLoginUrl(input: string | URL): { service: string; identifier: stri
   }
   if (!url.username || !url.password) throw inputError('login URL must contain an identifier and a password')
   try {
-    return { service: url.origin, identifier: decodeURIComponent(url.username), password: decodeURIComponent(url.password) }
+    return {
+      service: url.origin,
+      identifier: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+    }
   } catch {
     throw inputError('login URL has a malformed percent-encoding')
   }

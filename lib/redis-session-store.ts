@@ -11,9 +11,11 @@ import { sleep } from './core/sleep.ts'
 export interface RedisLike {
   get(key: string): Promise<string | null>
   // Loose on purpose: ioredis types these with many overloads.
+  /* eslint-disable @typescript-eslint/no-explicit-any */
   set(key: string, value: string, ...args: any[]): Promise<unknown>
   del(key: string): Promise<unknown>
   eval(script: string, numKeys: number, ...args: any[]): Promise<unknown>
+  /* eslint-enable @typescript-eslint/no-explicit-any */
 }
 
 export type RedisSessionStoreOptions = {
@@ -29,7 +31,8 @@ export type RedisSessionStoreOptions = {
 
 // Compare-and-delete / compare-and-renew: only the holder's token may touch the lock.
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+const RENEW =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 
 /** Longest `lockTtlMs` (and `acquireTimeoutMs`) whose renewal timer, a third of it, Node honours. */
 const MAX_TTL_MS = 3 * MAX_TIMER_MS
@@ -93,9 +96,12 @@ export class RedisSessionStore implements SessionStore {
       await sleep(Math.min(100, 5 + attempt * 5) * (0.5 + Math.random()))
     }
     // Renew while the refresh runs, so a slow entryway cannot let the lock lapse under us.
-    const renew = setInterval(() => {
-      this.#redis.eval(RENEW, 1, key, token, this.#lockTtlMs).catch(() => {})
-    }, Math.max(50, Math.floor(this.#lockTtlMs / 3)))
+    const renew = setInterval(
+      () => {
+        this.#redis.eval(RENEW, 1, key, token, this.#lockTtlMs).catch(() => {})
+      },
+      Math.max(50, Math.floor(this.#lockTtlMs / 3)),
+    )
     ;(renew as { unref?: () => void }).unref?.()
     try {
       return await fn()

@@ -51,7 +51,9 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
       // (nodejs/undici#4058): a 100 MB upload would cost 100 MB.
       if (!isReplayable(input, init)) return Promise.resolve(next(input, { ...init, headers, redirect: 'error' }))
       return Promise.resolve(next(input, { ...init, headers, redirect: 'manual' })).then((res) =>
-        res.type !== 'opaqueredirect' && !isRedirect(res.status) ? res : follow(current, href, headers, res, input, init),
+        res.type !== 'opaqueredirect' && !isRedirect(res.status)
+          ? res
+          : follow(current, href, headers, res, input, init),
       )
     }
 

@@ -29,7 +29,8 @@ export type LoggerOptions = {
 }
 
 /** Query parameters that carry secrets in the wild: tokens, passwords, API keys, OAuth codes, signed-URL signatures. */
-const SENSITIVE_PARAM = /token|secret|passw|^pass$|^pw$|pwd|jwt|^auth(orization)?$|session|credential|signature|^sig$|api[-_]?key|^key$|^code$/i
+const SENSITIVE_PARAM =
+  /token|secret|passw|^pass$|^pw$|pwd|jwt|^auth(orization)?$|session|credential|signature|^sig$|api[-_]?key|^key$|^code$/i
 /** A JWT (header.payload.signature, base64url, header opening with `{"`), hidden whatever its parameter is called. */
 const JWT_VALUE = /^eyJ[\w-]*\.[\w-]+\.[\w-]*$/
 const MAX_URL_CHARS = 2048

@@ -17,8 +17,11 @@ export const peekSession = (source: SessionSource): Session | undefined =>
  * as soon as its signal fires (as `fetch` would), instead of waiting for the
  * refresh or logout `current()` waits for. That operation goes on for the others.
  */
-export const currentFor = (source: SessionSource, input: string | URL | Request, init?: RequestInit): Promise<Session> =>
-  orAbort(source.current(), inputSignal(input, init))
+export const currentFor = (
+  source: SessionSource,
+  input: string | URL | Request,
+  init?: RequestInit,
+): Promise<Session> => orAbort(source.current(), inputSignal(input, init))
 
 /**
  * A middleware's fetch that hands `send` the current session and the input
@@ -33,7 +36,9 @@ export const withSession = (
   settled((given, init) => {
     const input = pinInput(given)
     const current = peekSession(source)
-    return current !== undefined ? send(current, input, init) : currentFor(source, input, init).then((s) => send(s, input, init))
+    return current !== undefined
+      ? send(current, input, init)
+      : currentFor(source, input, init).then((s) => send(s, input, init))
   })
 
 /** `promise`, or a rejection with `signal`'s reason as soon as it aborts. */
@@ -57,7 +62,11 @@ const sessionSource: Rule = required([
 ])
 
 /** Checks a middleware's options, `{ session }` and its own `rules`, naming the factory in the TypeError. */
-export function checkSessionOptions<T extends { session: SessionSource }>(factory: string, options: T, rules?: Rules): T {
+export function checkSessionOptions<T extends { session: SessionSource }>(
+  factory: string,
+  options: T,
+  rules?: Rules,
+): T {
   checkOptions(factory, options, { session: sessionSource, ...rules })
   return options
 }

@@ -53,7 +53,10 @@ export type RateLimitMiddleware = Middleware & {
 const NEVER_RETRIED = new Set(['com.atproto.server.createSession'])
 
 const RULES: Record<keyof RateLimitOptions, Rule> = {
-  concurrency: [(v) => v === Infinity || (Number.isSafeInteger(v) && (v as number) >= 1), 'be a positive integer or Infinity'],
+  concurrency: [
+    (v) => v === Infinity || (Number.isSafeInteger(v) && (v as number) >= 1),
+    'be a positive integer or Infinity',
+  ],
   maxWaitMs: number(),
 }
 

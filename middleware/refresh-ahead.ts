@@ -37,11 +37,12 @@ export const REFRESH_AHEAD_RULES: Record<Exclude<keyof RefreshAheadOptions, 'ses
  * request go out with the current token.
  */
 export function refreshAhead(options: RefreshAheadOptions): Middleware {
-  const { session, marginMs = 60_000, jitterMs = 30_000, streamMarginMs = 300_000 } = checkSessionOptions(
-    'refreshAhead',
-    options,
-    REFRESH_AHEAD_RULES,
-  )
+  const {
+    session,
+    marginMs = 60_000,
+    jitterMs = 30_000,
+    streamMarginMs = 300_000,
+  } = checkSessionOptions('refreshAhead', options, REFRESH_AHEAD_RULES)
   // Per token: when to refresh it. Drawn once so the jitter is stable per generation.
   const due = new WeakMap<Session, number>()
   const refreshAt = (s: Session): number => {
@@ -63,7 +64,10 @@ export function refreshAhead(options: RefreshAheadOptions): Middleware {
       const current = peekSession(session) ?? (await currentFor(session, input, init))
       if (Date.now() + extraFor(input, init) >= refreshAt(current)) {
         // An aborted request stops waiting (rejects with its reason); the refresh goes on.
-        await orAbort(session.refresh(current).catch(() => {}), inputSignal(input, init))
+        await orAbort(
+          session.refresh(current).catch(() => {}),
+          inputSignal(input, init),
+        )
       }
       return next(input, init)
     }

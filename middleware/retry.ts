@@ -41,7 +41,8 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CLOSED',
 ])
 /** What fetch implementations reject with on a network failure (undici, Chromium, Firefox, Safari). */
-const NETWORK_MESSAGE = /^(fetch failed|failed to fetch|networkerror when attempting to fetch resource\.?|load failed)$/i
+const NETWORK_MESSAGE =
+  /^(fetch failed|failed to fetch|networkerror when attempting to fetch resource\.?|load failed)$/i
 const NSID = /^[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z0-9-]+)+\.[a-zA-Z][a-zA-Z0-9]*$/
 /**
  * Procedures no allow-list may name: a replayed refresh (the first one may have
@@ -56,7 +57,10 @@ const RULES: Record<keyof RetryOptions, Rule> = {
   minDelayMs: number(),
   maxDelayMs: number(),
   budgetMs: number(),
-  procedures: arrayOf([(v) => typeof v === 'string' && NSID.test(v), 'be an NSID (e.g. "com.atproto.repo.putRecord")'], 'be an array of NSIDs'),
+  procedures: arrayOf(
+    [(v) => typeof v === 'string' && NSID.test(v), 'be an NSID (e.g. "com.atproto.repo.putRecord")'],
+    'be an array of NSIDs',
+  ),
 }
 
 /**

@@ -22,7 +22,10 @@ const SERVICE_ID = /^[a-zA-Z0-9._~-]+$/
  * keeps it, and non-XRPC requests are left alone.
  */
 export function serviceProxy(service: string, options: ServiceProxyOptions = {}): Middleware {
-  check('serviceProxy', 'service', service, [isServiceRef, 'be "<did>#<service-id>", e.g. "did:web:api.bsky.app#bsky_appview"'])
+  check('serviceProxy', 'service', service, [
+    isServiceRef,
+    'be "<did>#<service-id>", e.g. "did:web:api.bsky.app#bsky_appview"',
+  ])
   checkOptions('serviceProxy', options, RULES)
   return withHeader('atproto-proxy', service, options.only)
 }
@@ -41,7 +44,12 @@ export type AcceptLabelersOptions = ServiceProxyOptions
  * ```
  */
 export function acceptLabelers(labelers: readonly string[], options: AcceptLabelersOptions = {}): Middleware {
-  check('acceptLabelers', 'labelers', labelers, arrayOf([isLabelerRef, 'be a DID, optionally followed by ";redact"'], 'be an array of DIDs'))
+  check(
+    'acceptLabelers',
+    'labelers',
+    labelers,
+    arrayOf([isLabelerRef, 'be a DID, optionally followed by ";redact"'], 'be an array of DIDs'),
+  )
   checkOptions('acceptLabelers', options, RULES)
   if (labelers.length === 0) return (next) => next // nothing to ask for: the appview's defaults
   return withHeader('atproto-accept-labelers', [...new Set(labelers)].join(', '), options.only)

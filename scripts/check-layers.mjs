@@ -11,10 +11,14 @@ const LAYERS = [
   ['entry points', 'lib/'],
 ]
 const layerOf = (file) => LAYERS.findIndex(([, dir]) => path.relative(root, file).startsWith(dir))
-const IMPORT = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g
+const IMPORT =
+  /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g
 
 const files = ['lib', 'middleware'].flatMap((dir) =>
-  fs.readdirSync(path.join(root, dir), { recursive: true }).filter((f) => f.endsWith('.ts')).map((f) => path.join(root, dir, f)),
+  fs
+    .readdirSync(path.join(root, dir), { recursive: true })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => path.join(root, dir, f)),
 )
 let checked = 0
 const upward = []
@@ -24,12 +28,18 @@ for (const file of files) {
     const target = path.resolve(path.dirname(file), match[1] ?? match[2])
     const to = layerOf(target)
     checked++
-    if (to === -1) upward.push(`${path.relative(root, file)} imports ${match[1] ?? match[2]}, outside lib/ and middleware/`)
-    else if (to > from) upward.push(`${path.relative(root, file)} (${LAYERS[from][0]}) imports ${path.relative(root, target)} (${LAYERS[to][0]})`)
+    if (to === -1)
+      upward.push(`${path.relative(root, file)} imports ${match[1] ?? match[2]}, outside lib/ and middleware/`)
+    else if (to > from)
+      upward.push(
+        `${path.relative(root, file)} (${LAYERS[from][0]}) imports ${path.relative(root, target)} (${LAYERS[to][0]})`,
+      )
   }
 }
 if (upward.length) {
-  console.error(`layers: ${upward.length} import(s) against core <- middleware <- entry points:\n  ${upward.join('\n  ')}`)
+  console.error(
+    `layers: ${upward.length} import(s) against core <- middleware <- entry points:\n  ${upward.join('\n  ')}`,
+  )
   process.exit(1)
 }
 console.log(`layers: ${checked} imports in ${files.length} files, none from a lower layer to a higher one`)

@@ -29,7 +29,9 @@ if (!process.features?.typescript) {
     path.join(root, 'spec/pds/.install/toolchain/node_modules/.bin/node'),
   ].find((p) => existsSync(p))
   if (!node22) {
-    console.error(`pds: needs Node >= 22.18 (this is ${process.version}); run npm install or bash spec/pds/install.sh first`)
+    console.error(
+      `pds: needs Node >= 22.18 (this is ${process.version}); run npm install or bash spec/pds/install.sh first`,
+    )
     process.exit(1)
   }
   const child = spawn(node22, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
@@ -54,7 +56,9 @@ async function main() {
     },
   })
   if (values.help) {
-    console.log('usage: node scripts/pds.mjs [--access-ttl S] [--refresh-ttl S] [--did-doc] [--account NAME]... [--admin-password PW] [--jwt-secret S] [--json] [--log]')
+    console.log(
+      'usage: node scripts/pds.mjs [--access-ttl S] [--refresh-ttl S] [--did-doc] [--account NAME]... [--admin-password PW] [--jwt-secret S] [--json] [--log]',
+    )
     return
   }
   const seconds = (name) => {
@@ -135,7 +139,9 @@ async function main() {
   console.log(`  JWT secret      ${pds.jwtSecret}`)
   console.log(`  token lifetimes access ${pds.accessTtlS} s, refresh ${pds.refreshTtlS} s`)
   for (const a of accounts) console.log(`  account         ${a.handle}  ${a.did}  password ${a.password}`)
-  console.log(`Try: curl -s -X POST ${pds.url}/xrpc/com.atproto.server.createAccount -H 'content-type: application/json' \\`)
+  console.log(
+    `Try: curl -s -X POST ${pds.url}/xrpc/com.atproto.server.createAccount -H 'content-type: application/json' \\`,
+  )
   console.log(`       -d '{"handle":"me.test","email":"me@example.com","password":"hunter22"}'`)
   console.log('Ctrl-C stops it.')
 }

@@ -42,9 +42,7 @@ describe('authHeader', () => {
   it('merges into the headers of a Request input', async () => {
     const s = session()
     const { fetch, calls } = recordingFetch(ok)
-    await authHeader({ session: new FakeSource(s) })(fetch)(
-      new Request(`${PDS}/x`, { headers: { 'x-trace': '1' } }),
-    )
+    await authHeader({ session: new FakeSource(s) })(fetch)(new Request(`${PDS}/x`, { headers: { 'x-trace': '1' } }))
     expect(calls[0]!.headers.get('x-trace')).toBe('1')
     expect(calls[0]!.headers.get('authorization')).toBe(`Bearer ${s.data.accessJwt}`)
   })
@@ -72,7 +70,9 @@ describe('authHeader', () => {
 
     it('follows a redirect to another origin without the token', async () => {
       const s = session()
-      const { fetch, calls } = recordingFetch((_c, n) => (n === 1 ? redirect(302, 'https://cdn.example/blob') : new Response('blob')))
+      const { fetch, calls } = recordingFetch((_c, n) =>
+        n === 1 ? redirect(302, 'https://cdn.example/blob') : new Response('blob'),
+      )
       const res = await authHeader({ session: new FakeSource(s) })(fetch)(`${PDS}/xrpc/com.atproto.sync.getBlob`)
       expect(await res.text()).toBe('blob')
       expect(calls.map((c) => [c.url, c.headers.get('authorization'), c.init?.redirect])).toEqual([
@@ -91,14 +91,20 @@ describe('authHeader', () => {
 
     it('turns a POST into a GET without body on 303, and never re-adds a dropped token', async () => {
       const { fetch, calls } = recordingFetch((_c, n) =>
-        n === 1 ? redirect(303, 'https://other.example/x') : n === 2 ? redirect(302, `${PDS}/back`) : new Response('ok'),
+        n === 1
+          ? redirect(303, 'https://other.example/x')
+          : n === 2
+            ? redirect(302, `${PDS}/back`)
+            : new Response('ok'),
       )
       await authHeader({ session: new FakeSource(session()) })(fetch)(`${PDS}/x`, {
         method: 'POST',
         body: '{}',
         headers: { 'content-type': 'application/json' },
       })
-      expect(calls.map((c) => [c.init?.method, c.init?.body, c.headers.has('authorization'), c.headers.get('content-type')])).toEqual([
+      expect(
+        calls.map((c) => [c.init?.method, c.init?.body, c.headers.has('authorization'), c.headers.get('content-type')]),
+      ).toEqual([
         ['POST', '{}', true, 'application/json'],
         ['GET', undefined, false, null],
         ['GET', undefined, false, null],
@@ -118,15 +124,23 @@ describe('authHeader', () => {
       const s = session()
       const { fetch, calls } = recordingFetch(() => new Response('ok'))
       const body = new ReadableStream({ start: (c) => c.close() })
-      await authHeader({ session: new FakeSource(s) })(fetch)(`${PDS}/xrpc/com.atproto.repo.uploadBlob`, { method: 'POST', body, duplex: 'half' } as RequestInit)
+      await authHeader({ session: new FakeSource(s) })(fetch)(`${PDS}/xrpc/com.atproto.repo.uploadBlob`, {
+        method: 'POST',
+        body,
+        duplex: 'half',
+      } as RequestInit)
       expect(calls[0]!.init?.redirect).toBe('error')
       expect(calls[0]!.headers.get('authorization')).toBe(`Bearer ${s.data.accessJwt}`)
     })
 
     it("keeps a Request input's signal on every hop (as ky passes its timeout)", async () => {
       const ctrl = new AbortController()
-      const { fetch, calls } = recordingFetch((_c, n) => (n === 1 ? redirect(302, 'https://cdn.example/blob') : new Response('blob')))
-      await authHeader({ session: new FakeSource(session()) })(fetch)(new Request(`${PDS}/xrpc/com.atproto.sync.getBlob`, { signal: ctrl.signal }))
+      const { fetch, calls } = recordingFetch((_c, n) =>
+        n === 1 ? redirect(302, 'https://cdn.example/blob') : new Response('blob'),
+      )
+      await authHeader({ session: new FakeSource(session()) })(fetch)(
+        new Request(`${PDS}/xrpc/com.atproto.sync.getBlob`, { signal: ctrl.signal }),
+      )
       expect(calls).toHaveLength(2)
       const hopSignal = calls[1]!.init?.signal
       expect(hopSignal).toBeDefined()

@@ -1,6 +1,12 @@
 import { afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals'
 import nock from 'nock'
-import { InvalidSessionResponseError, PasswordAgent, SessionAnswerTooLargeError, type Session, type SessionHooks } from '../lib/index.ts'
+import {
+  InvalidSessionResponseError,
+  PasswordAgent,
+  SessionAnswerTooLargeError,
+  type Session,
+  type SessionHooks,
+} from '../lib/index.ts'
 import { nsidOf, sendJson, startServer, streamJson, type Handler, type LoopbackServer } from './helpers/fault-server.ts'
 import { didDoc, sessionData, xrpcError } from './helpers/fixtures.ts'
 
@@ -40,16 +46,27 @@ const hooks = () =>
     onHookError: jest.fn(),
   }) satisfies SessionHooks<PasswordAgent>
 
-const sessionOn = (service: string, data = sessionData()): Session => ({ data, refreshedAt: new Date().toISOString(), pdsUrl: null, service })
+const sessionOn = (service: string, data = sessionData()): Session => ({
+  data,
+  refreshedAt: new Date().toISOString(),
+  pdsUrl: null,
+  service,
+})
 /** A valid JSON answer padded with whitespace to `size` bytes. */
-const padded = (body: unknown, size: number): Handler => (_req, res) => {
-  const json = JSON.stringify(body)
-  res.writeHead(200, { 'content-type': 'application/json' })
-  res.end(json + ' '.repeat(size - Buffer.byteLength(json)))
-}
+const padded =
+  (body: unknown, size: number): Handler =>
+  (_req, res) => {
+    const json = JSON.stringify(body)
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(json + ' '.repeat(size - Buffer.byteLength(json)))
+  }
 const tooLarge = (limit = DEFAULT_LIMIT) => new RegExp(`larger than ${limit} bytes`)
 /** The rejection of `promise`, or undefined. */
-const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (e: unknown) => e as Error)
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  )
 
 /** Oversized (2 MiB) answers: declared by Content-Length (refused unread) and chunked (cut off while read). */
 const OVERSIZED: [string, (status?: number) => Handler][] = [
@@ -61,7 +78,9 @@ describe('login (createSession) with an answer larger than the limit', () => {
   it.each(OVERSIZED)('throws a SessionAnswerTooLargeError (%s) that holds no credentials', async (_name, handler) => {
     const server = await entryway({ [CREATE]: handler() })
     const h = hooks()
-    const err = await failure(PasswordAgent.login({ service: server.url, identifier: 'alice.example', password: PASSWORD, hooks: h }))
+    const err = await failure(
+      PasswordAgent.login({ service: server.url, identifier: 'alice.example', password: PASSWORD, hooks: h }),
+    )
     expect(err).toBeInstanceOf(SessionAnswerTooLargeError)
     expect(err).toBeInstanceOf(InvalidSessionResponseError)
     expect(err).toMatchObject({ status: 200, maxBytes: DEFAULT_LIMIT })
@@ -73,7 +92,9 @@ describe('login (createSession) with an answer larger than the limit', () => {
 
   it.each(OVERSIZED)('throws on an oversized 401 too (%s): no error code is read from it', async (_name, handler) => {
     const server = await entryway({ [CREATE]: handler(401) })
-    const err = await failure(PasswordAgent.login({ service: server.url, identifier: 'alice.example', password: PASSWORD }))
+    const err = await failure(
+      PasswordAgent.login({ service: server.url, identifier: 'alice.example', password: PASSWORD }),
+    )
     expect(err).toBeInstanceOf(SessionAnswerTooLargeError)
     expect(err).toMatchObject({ status: 401 })
   })
@@ -116,7 +137,10 @@ describe('the getSession backfill after a refresh, with an answer larger than th
     const { didDoc: _d, email: _e, emailConfirmed: _c, ...bare } = sessionData()
     const server = await entryway({ [REFRESH]: (_req, res) => sendJson(res, 200, bare), [GET]: handler() })
     const h = hooks()
-    const session: Session = { ...sessionOn(server.url, sessionData({ didDoc: didDoc('https://pds.example') })), pdsUrl: 'https://pds.example' }
+    const session: Session = {
+      ...sessionOn(server.url, sessionData({ didDoc: didDoc('https://pds.example') })),
+      pdsUrl: 'https://pds.example',
+    }
     const agent = new PasswordAgent(session, { hooks: h })
     const next = await agent.refresh()
     expect(server.requests.map(nsidOf)).toEqual([REFRESH, GET])
@@ -135,7 +159,8 @@ describe('maxSessionAnswerBytes', () => {
       [CREATE]: padded(sessionData(), 1.5 * MiB),
       [REFRESH]: padded(sessionData(), 1.5 * MiB),
     })
-    const login = (options = {}) => PasswordAgent.login({ service: server.url, identifier: 'alice.example', password: PASSWORD, ...options })
+    const login = (options = {}) =>
+      PasswordAgent.login({ service: server.url, identifier: 'alice.example', password: PASSWORD, ...options })
     expect(await failure(login())).toBeInstanceOf(SessionAnswerTooLargeError)
     const result = await login({ maxSessionAnswerBytes: 2 * MiB })
     if (!result.success) throw new Error('login failed')
@@ -153,10 +178,14 @@ describe('maxSessionAnswerBytes', () => {
       [DELETE]: (_req, res) => sendJson(res, 200, { ok: true, padding: 'x'.repeat(200) }),
     })
     const limit = { maxSessionAnswerBytes: 100 }
-    const login = await failure(PasswordAgent.login({ service: server.url, identifier: 'alice.example', password: PASSWORD, ...limit }))
+    const login = await failure(
+      PasswordAgent.login({ service: server.url, identifier: 'alice.example', password: PASSWORD, ...limit }),
+    )
     expect(login).toBeInstanceOf(SessionAnswerTooLargeError)
     expect(login!.message).toMatch(tooLarge(100))
-    const created = await failure(PasswordAgent.createAccount({ handle: 'alice.example', password: PASSWORD }, { service: server.url, ...limit }))
+    const created = await failure(
+      PasswordAgent.createAccount({ handle: 'alice.example', password: PASSWORD }, { service: server.url, ...limit }),
+    )
     expect(created).toBeInstanceOf(SessionAnswerTooLargeError)
 
     const h = hooks()
@@ -176,29 +205,35 @@ describe('memory stays bounded on a huge refreshSession answer (real loopback se
   it.each([
     ['without Content-Length (chunked)', false],
     ['with Content-Length', true],
-  ])('%s: RSS grows < 64 MB, little of it is sent, the session is kept', async (_name, contentLength) => {
-    const stream = streamJson(TOTAL, { contentLength })
-    const server = await entryway({ [REFRESH]: stream })
-    const h = hooks()
-    const session = sessionOn(server.url)
-    const agent = new PasswordAgent(session, { hooks: h })
+  ])(
+    '%s: RSS grows < 64 MB, little of it is sent, the session is kept',
+    async (_name, contentLength) => {
+      const stream = streamJson(TOTAL, { contentLength })
+      const server = await entryway({ [REFRESH]: stream })
+      const h = hooks()
+      const session = sessionOn(server.url)
+      const agent = new PasswordAgent(session, { hooks: h })
 
-    const before = process.memoryUsage.rss()
-    let peak = before
-    const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5)
-    const err = await failure(agent.refresh()).finally(() => clearInterval(sample))
-    peak = Math.max(peak, process.memoryUsage.rss())
-    const growth = peak - before
-    console.info(`bounded-session-answers.spec: 300 MB refreshSession answer ${_name}: RSS +${(growth / MiB).toFixed(1)} MB, ${(stream.sent / MiB).toFixed(1)} MB sent`)
+      const before = process.memoryUsage.rss()
+      let peak = before
+      const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5)
+      const err = await failure(agent.refresh()).finally(() => clearInterval(sample))
+      peak = Math.max(peak, process.memoryUsage.rss())
+      const growth = peak - before
+      console.info(
+        `bounded-session-answers.spec: 300 MB refreshSession answer ${_name}: RSS +${(growth / MiB).toFixed(1)} MB, ${(stream.sent / MiB).toFixed(1)} MB sent`,
+      )
 
-    expect(growth).toBeLessThan(64 * MiB)
-    expect(stream.sent).toBeLessThan(64 * MiB) // the read stopped early: the rest was never produced
-    expect(err).toBeInstanceOf(InvalidSessionResponseError)
-    expect(h.onRefreshFailure).toHaveBeenCalledTimes(1)
-    expect(h.onRefreshFailure).toHaveBeenCalledWith(session, expect.any(InvalidSessionResponseError))
-    expect(h.onDeleted).not.toHaveBeenCalled()
-    expect(agent.destroyed).toBe(false)
-    expect(agent.session).toBe(session)
-    expect(agent.session.data.accessJwt).toBe(session.data.accessJwt)
-  }, 30_000)
+      expect(growth).toBeLessThan(64 * MiB)
+      expect(stream.sent).toBeLessThan(64 * MiB) // the read stopped early: the rest was never produced
+      expect(err).toBeInstanceOf(InvalidSessionResponseError)
+      expect(h.onRefreshFailure).toHaveBeenCalledTimes(1)
+      expect(h.onRefreshFailure).toHaveBeenCalledWith(session, expect.any(InvalidSessionResponseError))
+      expect(h.onDeleted).not.toHaveBeenCalled()
+      expect(agent.destroyed).toBe(false)
+      expect(agent.session).toBe(session)
+      expect(agent.session.data.accessJwt).toBe(session.data.accessJwt)
+    },
+    30_000,
+  )
 })

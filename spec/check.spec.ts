@@ -3,7 +3,9 @@ import { check, checkOptions, func, number, object, oneOf, string } from '../lib
 
 describe('check', () => {
   it('says where, which field and what it must be', () => {
-    expect(() => check('login', 'identifier', '', string)).toThrow(new TypeError('login: "identifier" must be a non-empty string'))
+    expect(() => check('login', 'identifier', '', string)).toThrow(
+      new TypeError('login: "identifier" must be a non-empty string'),
+    )
     expect(() => check('logger', 'log', 'console', func)).toThrow(new TypeError('logger: "log" must be a function'))
     expect(() => check('x', 'o', null, object)).toThrow(new TypeError('x: "o" must be an object'))
     expect(() => check('x', 'mode', 'b', oneOf('a', false))).toThrow(new TypeError('x: "mode" must be "a" or false'))
@@ -20,7 +22,8 @@ describe('check', () => {
     )
     expect(() => check('x', 'delay', -1, zeroOk)).toThrow(/"delay" must be a number of milliseconds, at least 0/)
     expect(() => check('x', 'delay', 2 ** 31, zeroOk)).toThrow(/at most 2147483647/)
-    for (const bad of [NaN, Infinity, '5', null, 1.5]) expect(() => check('x', 'size', bad, bytes)).toThrow(/"size" must be a whole number of bytes/)
+    for (const bad of [NaN, Infinity, '5', null, 1.5])
+      expect(() => check('x', 'size', bad, bytes)).toThrow(/"size" must be a whole number of bytes/)
     expect(() => check('x', 'size', 1, bytes)).not.toThrow()
   })
 })
@@ -30,7 +33,9 @@ describe('checkOptions', () => {
 
   it('passes known keys, skips undefined ones, and checks the rest', () => {
     expect(() => checkOptions('login', { hooks: {}, refreshTimeoutMs: undefined }, rules)).not.toThrow()
-    expect(() => checkOptions('login', { refreshTimeoutMs: 0 }, rules)).toThrow(/login: "refreshTimeoutMs" must be a number/)
+    expect(() => checkOptions('login', { refreshTimeoutMs: 0 }, rules)).toThrow(
+      /login: "refreshTimeoutMs" must be a number/,
+    )
     expect(() => checkOptions('login', null, rules)).toThrow(new TypeError('login: options must be an object'))
   })
 
@@ -42,6 +47,7 @@ describe('checkOptions', () => {
       ['fecth', 'login: "fecth" is not an option (did you mean "fetch"?)'],
       ['password2fa', 'login: "password2fa" is not an option'],
     ]
-    for (const [key, message] of cases) expect(() => checkOptions('login', { [key]: 1 }, rules)).toThrow(new TypeError(message))
+    for (const [key, message] of cases)
+      expect(() => checkOptions('login', { [key]: 1 }, rules)).toThrow(new TypeError(message))
   })
 })

@@ -15,9 +15,20 @@ import { retry } from '../middleware/retry.ts'
 import { serviceProxy } from '../middleware/service-proxy.ts'
 import { FakeSource, jsonResponse, recordingFetch, type Call } from './helpers/fake-source.ts'
 import { closedPort, nsidOf, sendJson, startServer, type LoopbackServer } from './helpers/fault-server.ts'
-import { DID, PDS, SERVICE, didDoc, fakeJwt, session as makeSession, sessionData, xrpcError } from './helpers/fixtures.ts'
+import {
+  DID,
+  PDS,
+  SERVICE,
+  didDoc,
+  fakeJwt,
+  session as makeSession,
+  sessionData,
+  xrpcError,
+} from './helpers/fixtures.ts'
 
-const SESSION_METHODS = new Set(['createSession', 'refreshSession', 'getSession', 'deleteSession'].map((m) => `com.atproto.server.${m}`))
+const SESSION_METHODS = new Set(
+  ['createSession', 'refreshSession', 'getSession', 'deleteSession'].map((m) => `com.atproto.server.${m}`),
+)
 const REFRESH_METHODS = new Set(['com.atproto.server.refreshSession', 'com.atproto.server.deleteSession'])
 
 /** Every token that was in play in one run, to look for anywhere it must not be. */
@@ -69,11 +80,25 @@ const evil = 'https://evil.example'
 /** URL tricks, and where the access token may go: 'token' = to the PDS (at `to`, else the PDS origin). */
 const TRICKS: Trick[] = [
   { name: 'absolute URL to another host', input: () => `${evil}/xrpc/com.atproto.repo.describeRepo`, expect: 'none' },
-  { name: 'another host, session-method path', input: () => `${evil}/xrpc/com.atproto.server.refreshSession`, expect: 'none' },
-  { name: 'protocol-relative //host', input: () => '//evil.example/xrpc/x', expect: 'token', to: `${PDS}//evil.example/xrpc/x` },
+  {
+    name: 'another host, session-method path',
+    input: () => `${evil}/xrpc/com.atproto.server.refreshSession`,
+    expect: 'none',
+  },
+  {
+    name: 'protocol-relative //host',
+    input: () => '//evil.example/xrpc/x',
+    expect: 'token',
+    to: `${PDS}//evil.example/xrpc/x`,
+  },
   { name: 'backslash /\\host', input: () => '/\\evil.example/x', expect: 'token', to: `${PDS}//evil.example/x` },
   { name: 'double backslash \\\\host', input: () => '\\\\evil.example/x', expect: 'reject' },
-  { name: 'encoded /%2F%2Fhost', input: () => '/%2F%2Fevil.example/x', expect: 'token', to: `${PDS}/%2F%2Fevil.example/x` },
+  {
+    name: 'encoded /%2F%2Fhost',
+    input: () => '/%2F%2Fevil.example/x',
+    expect: 'token',
+    to: `${PDS}/%2F%2Fevil.example/x`,
+  },
   { name: 'encoded %2F%2Fhost (no leading /)', input: () => '%2F%2Fevil.example/x', expect: 'reject' },
   { name: 'encoded /%5Chost', input: () => '/%5Cevil.example/x', expect: 'token', to: `${PDS}/%5Cevil.example/x` },
   { name: 'path /@host', input: () => '/@evil.example/x', expect: 'token', to: `${PDS}/@evil.example/x` },
@@ -84,7 +109,12 @@ const TRICKS: Trick[] = [
   { name: 'userinfo https://pds.example@evil', input: () => 'https://pds.example@evil.example/x', expect: 'none' },
   { name: 'credentials https://user:pw@pds.example', input: () => 'https://user:pw@pds.example/x', expect: 'none' },
   { name: 'evil\\@pds (backslash ends the host)', input: () => 'https://evil.example\\@pds.example/x', expect: 'none' },
-  { name: 'pds\\@evil (really the PDS)', input: () => 'https://pds.example\\@evil.example/x', expect: 'token', to: `${PDS}/@evil.example/x` },
+  {
+    name: 'pds\\@evil (really the PDS)',
+    input: () => 'https://pds.example\\@evil.example/x',
+    expect: 'token',
+    to: `${PDS}/@evil.example/x`,
+  },
   { name: 'http instead of https', input: () => 'http://pds.example/x', expect: 'none' },
   { name: 'another port', input: () => 'https://pds.example:8443/x', expect: 'none' },
   { name: 'explicit default port :443', input: () => 'https://pds.example:443/x', expect: 'token', to: `${PDS}/x` },
@@ -94,20 +124,48 @@ const TRICKS: Trick[] = [
   { name: 'file: scheme', input: () => 'file:///etc/passwd', expect: 'none' },
   { name: 'data: URL', input: () => 'data:text/plain,hello', expect: 'none' },
   { name: 'javascript: URL', input: () => 'javascript:alert(1)', expect: 'none' },
-  { name: 'blob: URL with the PDS origin', input: () => 'blob:https://pds.example/0b7c8d4e-3f5a-4b1c-9d2e-1a2b3c4d5e6f', expect: 'none' },
+  {
+    name: 'blob: URL with the PDS origin',
+    input: () => 'blob:https://pds.example/0b7c8d4e-3f5a-4b1c-9d2e-1a2b3c4d5e6f',
+    expect: 'none',
+  },
   { name: 'IPv6 literal', input: () => 'https://[::1]/x', expect: 'none' },
-  { name: 'uppercase scheme and host (same origin)', input: () => 'HTTPS://PDS.EXAMPLE/x', expect: 'token', to: `${PDS}/x` },
+  {
+    name: 'uppercase scheme and host (same origin)',
+    input: () => 'HTTPS://PDS.EXAMPLE/x',
+    expect: 'token',
+    to: `${PDS}/x`,
+  },
   { name: 'trailing-dot host', input: () => 'https://pds.example./x', expect: 'none' },
   { name: 'lookalike subdomain', input: () => 'https://pds.example.evil.example/x', expect: 'none' },
   { name: 'percent-encoded dot in the host', input: () => 'https://pds.example%2eevil.example/x', expect: 'none' },
   { name: 'homograph host (Cyrillic s)', input: () => 'https://pd\u0455.example/x', expect: 'none' },
   { name: 'newline inside the host', input: () => 'https://evil.exa\nmple/x', expect: 'none' },
-  { name: 'tab inside the scheme (still the PDS)', input: () => 'ht\ttps://pds.example/x', expect: 'token', to: `${PDS}/x` },
+  {
+    name: 'tab inside the scheme (still the PDS)',
+    input: () => 'ht\ttps://pds.example/x',
+    expect: 'token',
+    to: `${PDS}/x`,
+  },
   { name: 'leading space before another host', input: () => ' https://evil.example/x', expect: 'none' },
   { name: 'https:host without slashes', input: () => 'https:evil.example/x', expect: 'none' },
-  { name: 'fragment @host', input: () => 'https://pds.example#@evil.example', expect: 'token', to: `${PDS}/#@evil.example` },
-  { name: 'service origin, not a session method', input: () => `${SERVICE}/xrpc/com.atproto.repo.createRecord`, expect: 'none' },
-  { name: 'service origin, session method (allowed)', input: () => `${SERVICE}/xrpc/com.atproto.server.getSession`, expect: 'token', to: `${SERVICE}/xrpc/com.atproto.server.getSession` },
+  {
+    name: 'fragment @host',
+    input: () => 'https://pds.example#@evil.example',
+    expect: 'token',
+    to: `${PDS}/#@evil.example`,
+  },
+  {
+    name: 'service origin, not a session method',
+    input: () => `${SERVICE}/xrpc/com.atproto.repo.createRecord`,
+    expect: 'none',
+  },
+  {
+    name: 'service origin, session method (allowed)',
+    input: () => `${SERVICE}/xrpc/com.atproto.server.getSession`,
+    expect: 'token',
+    to: `${SERVICE}/xrpc/com.atproto.server.getSession`,
+  },
   { name: 'Request object to another origin', input: () => new Request(`${evil}/x`), expect: 'none' },
   { name: 'Request object to the PDS', input: () => new Request(`${PDS}/x`), expect: 'token', to: `${PDS}/x` },
   { name: 'URL object to another origin', input: () => new URL(`${evil}/x`), expect: 'none' },
@@ -173,9 +231,22 @@ describe('the access token never reaches a foreign origin', () => {
       via === 'fetch'
         ? () => agent.fetch(input)
         : // lex-client hands over a path and an init like this one
-          () => agent.fetchHandler(input as `/${string}`, { method: 'GET', headers: new Headers({ accept: 'application/json' }), redirect: 'follow' })
+          () =>
+            agent.fetchHandler(input as `/${string}`, {
+              method: 'GET',
+              headers: new Headers({ accept: 'application/json' }),
+              redirect: 'follow',
+            })
     const refreshes = () => calls.filter((c) => c.url === `${SERVICE}/xrpc/com.atproto.server.refreshSession`).length
-    await check(trick, run, calls, () => secretsOf(saved.data, ...issued), refreshes, trick.expect, saved.data.accessJwt)
+    await check(
+      trick,
+      run,
+      calls,
+      () => secretsOf(saved.data, ...issued),
+      refreshes,
+      trick.expect,
+      saved.data.accessJwt,
+    )
   }
 
   it.each(TRICKS.map((t) => [t.name, t] as const))('agent.fetch: %s', (_n, trick) => agentRun(trick, 'fetch'))
@@ -185,19 +256,30 @@ describe('the access token never reaches a foreign origin', () => {
     (_n, trick) => agentRun(trick, 'fetchHandler'),
   )
 
-  it.each(TRICKS.map((t) => [t.name, t] as const))('bare refreshOnExpired → routeToPds → authHeader: %s', async (_n, trick) => {
-    const issued: { accessJwt: string; refreshJwt: string }[] = []
-    const source = new FakeSource(makeSession(), (s) => {
-      const data = { ...s.data, accessJwt: fakeJwt(), refreshJwt: fakeJwt() }
-      issued.push(data)
-      return { ...s, data }
-    })
-    const first = source.session.data
-    const { fetch, calls } = tempting([])
-    const state = { session: source }
-    const stack = pipeline([refreshOnExpired(state), routeToPds(state), authHeader(state)], fetch)
-    await check(trick, () => stack(trick.input()), calls, () => secretsOf(first, ...issued), () => source.refreshes, trick.expect, first.accessJwt)
-  })
+  it.each(TRICKS.map((t) => [t.name, t] as const))(
+    'bare refreshOnExpired → routeToPds → authHeader: %s',
+    async (_n, trick) => {
+      const issued: { accessJwt: string; refreshJwt: string }[] = []
+      const source = new FakeSource(makeSession(), (s) => {
+        const data = { ...s.data, accessJwt: fakeJwt(), refreshJwt: fakeJwt() }
+        issued.push(data)
+        return { ...s, data }
+      })
+      const first = source.session.data
+      const { fetch, calls } = tempting([])
+      const state = { session: source }
+      const stack = pipeline([refreshOnExpired(state), routeToPds(state), authHeader(state)], fetch)
+      await check(
+        trick,
+        () => stack(trick.input()),
+        calls,
+        () => secretsOf(first, ...issued),
+        () => source.refreshes,
+        trick.expect,
+        first.accessJwt,
+      )
+    },
+  )
 
   it.each(TRICKS.map((t) => [t.name, t] as const))('bare authHeader alone (no routing): %s', async (_n, trick) => {
     const source = new FakeSource(makeSession())
@@ -206,7 +288,16 @@ describe('the access token never reaches a foreign origin', () => {
     const absolute = URL.canParse(inputUrl(pinInput(trick.input()))!)
     const expected: Expect = trick.expect === 'token' && absolute ? 'token' : 'none'
     const run = () => authHeader({ session: source })(fetch)(trick.input())
-    await check(trick, run, calls, () => secretsOf(source.session.data), () => 0, expected, source.session.data.accessJwt, 0)
+    await check(
+      trick,
+      run,
+      calls,
+      () => secretsOf(source.session.data),
+      () => 0,
+      expected,
+      source.session.data.accessJwt,
+      0,
+    )
   })
 })
 
@@ -230,7 +321,10 @@ describe('URL-like inputs: the token follows the URL fetch uses, not the one an 
 
   // Each shows the PDS URL where the library used to look, while fetch sends to evil.example.
   const lying: [string, () => string | URL | Request][] = [
-    ['an object whose url is the PDS and whose toString is another host', () => ({ url: pdsUrl, toString: () => evilUrl }) as unknown as URL],
+    [
+      'an object whose url is the PDS and whose toString is another host',
+      () => ({ url: pdsUrl, toString: () => evilUrl }) as unknown as URL,
+    ],
     [
       'a URL subclass whose href getter says the PDS',
       () => {
@@ -239,7 +333,10 @@ describe('URL-like inputs: the token follows the URL fetch uses, not the one an 
         return new HrefLies(evilUrl)
       },
     ],
-    ['a Request whose url property is redefined', () => Object.defineProperty(new Request(evilUrl), 'url', { value: pdsUrl })],
+    [
+      'a Request whose url property is redefined',
+      () => Object.defineProperty(new Request(evilUrl), 'url', { value: pdsUrl }),
+    ],
     [
       'a Request subclass whose url getter says the PDS',
       () => {
@@ -277,30 +374,36 @@ describe('URL-like inputs: the token follows the URL fetch uses, not the one an 
     return new Flipping(pdsUrl)
   }
 
-  it.each(senders)('%s: a toString that changes its answer never takes the token to the other host', async (_via, make) => {
-    const saved = makeSession()
-    const pds = host(PDS)
-    const other = host(evil)
-    const fetch = make(saved)
-    const input = flipping()
-    await fetch(input) // toString: the PDS
-    await fetch(input) // toString: the other host, from now on
-    expect(pds).toEqual([`Bearer ${saved.data.accessJwt}`])
-    expect(other).toEqual([null])
-  })
+  it.each(senders)(
+    '%s: a toString that changes its answer never takes the token to the other host',
+    async (_via, make) => {
+      const saved = makeSession()
+      const pds = host(PDS)
+      const other = host(evil)
+      const fetch = make(saved)
+      const input = flipping()
+      await fetch(input) // toString: the PDS
+      await fetch(input) // toString: the other host, from now on
+      expect(pds).toEqual([`Bearer ${saved.data.accessJwt}`])
+      expect(other).toEqual([null])
+    },
+  )
 
-  it.each(senders)('%s: a Request of another realm or library goes on as it is, without the token', async (_via, make) => {
-    // What an undici-package Request shows: its URL is known only to its own fetch.
-    const foreign = { url: pdsUrl, method: 'GET', headers: new Headers() } as unknown as Request
-    const sent: [unknown, RequestInit | undefined][] = []
-    await make(makeSession(), async (input, init) => {
-      sent.push([input, init])
-      return new Response('ok')
-    })(foreign)
-    expect(sent).toHaveLength(1)
-    expect(sent[0]![0]).toBe(foreign)
-    expect(new Headers(sent[0]![1]?.headers).has('authorization')).toBe(false)
-  })
+  it.each(senders)(
+    '%s: a Request of another realm or library goes on as it is, without the token',
+    async (_via, make) => {
+      // What an undici-package Request shows: its URL is known only to its own fetch.
+      const foreign = { url: pdsUrl, method: 'GET', headers: new Headers() } as unknown as Request
+      const sent: [unknown, RequestInit | undefined][] = []
+      await make(makeSession(), async (input, init) => {
+        sent.push([input, init])
+        return new Response('ok')
+      })(foreign)
+      expect(sent).toHaveLength(1)
+      expect(sent[0]![0]).toBe(foreign)
+      expect(new Headers(sent[0]![1]?.headers).has('authorization')).toBe(false)
+    },
+  )
 
   const readers: [string, () => Middleware][] = [
     ['refreshOnExpired', () => refreshOnExpired({ session: new FakeSource(makeSession()) })],
@@ -311,14 +414,17 @@ describe('URL-like inputs: the token follows the URL fetch uses, not the one an 
     ['serviceProxy', () => serviceProxy('did:web:api.bsky.app#bsky_appview')],
     ['logger', () => logger({ log: () => {} })],
   ]
-  it.each(readers)('%s passes on the string it read, not the object (whose toString could change)', async (_n, make) => {
-    const sent: unknown[] = []
-    await make()(async (input) => {
-      sent.push(input)
-      return new Response('ok')
-    })(flipping())
-    expect(sent).toEqual([pdsUrl])
-  })
+  it.each(readers)(
+    '%s passes on the string it read, not the object (whose toString could change)',
+    async (_n, make) => {
+      const sent: unknown[] = []
+      await make()(async (input) => {
+        sent.push(input)
+        return new Response('ok')
+      })(flipping())
+      expect(sent).toEqual([pdsUrl])
+    },
+  )
 
   it('agent.fetch: the replay after a refresh goes where the first attempt went', async () => {
     const saved = makeSession()
@@ -335,10 +441,26 @@ describe('URL-like inputs: the token follows the URL fetch uses, not the one an 
 
 describe("a caller's own Authorization header", () => {
   const inputs: [string, (agent: PasswordAgent) => Promise<Response>, string][] = [
-    ['init.headers object, absolute PDS URL', (a) => a.fetch(`${PDS}/xrpc/com.example.x`, { headers: { Authorization: 'Bearer caller' } }), 'Bearer caller'],
-    ['init.headers tuples, upper-case name, path', (a) => a.fetch('/xrpc/com.example.x', { headers: [['AUTHORIZATION', 'Basic YWxpY2U6cHc=']] }), 'Basic YWxpY2U6cHc='],
-    ['Request object headers', (a) => a.fetch(new Request(`${PDS}/x`, { headers: { authorization: 'Bearer caller' } })), 'Bearer caller'],
-    ['fetchHandler Headers', (a) => a.fetchHandler('/xrpc/com.example.x', { headers: new Headers({ authorization: 'DPoP abc' }) }), 'DPoP abc'],
+    [
+      'init.headers object, absolute PDS URL',
+      (a) => a.fetch(`${PDS}/xrpc/com.example.x`, { headers: { Authorization: 'Bearer caller' } }),
+      'Bearer caller',
+    ],
+    [
+      'init.headers tuples, upper-case name, path',
+      (a) => a.fetch('/xrpc/com.example.x', { headers: [['AUTHORIZATION', 'Basic YWxpY2U6cHc=']] }),
+      'Basic YWxpY2U6cHc=',
+    ],
+    [
+      'Request object headers',
+      (a) => a.fetch(new Request(`${PDS}/x`, { headers: { authorization: 'Bearer caller' } })),
+      'Bearer caller',
+    ],
+    [
+      'fetchHandler Headers',
+      (a) => a.fetchHandler('/xrpc/com.example.x', { headers: new Headers({ authorization: 'DPoP abc' }) }),
+      'DPoP abc',
+    ],
     ['empty Authorization value', (a) => a.fetch(`${PDS}/x`, { headers: { authorization: '' } }), ''],
   ]
   it.each(inputs)('is kept, ours is not added, and its 401 triggers no refresh: %s', async (_n, send, expected) => {
@@ -372,7 +494,14 @@ describe('DID documents: pdsUrl only from a valid #atproto_pds', () => {
     ['URL with a fragment', pds('https://evil.example/#frag'), null],
     ['endpoint not a string', pds({ uri: 'https://evil.example' }), null],
     ['didDoc.id of another DID', { ...didDoc('https://evil.example'), id: 'did:plc:mallory' }, null],
-    ['service not an array', { ...didDoc(), service: { id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: 'https://evil.example' } }, null],
+    [
+      'service not an array',
+      {
+        ...didDoc(),
+        service: { id: '#atproto_pds', type: 'AtprotoPersonalDataServer', serviceEndpoint: 'https://evil.example' },
+      },
+      null,
+    ],
     ['no service at all', { ...didDoc(), service: [] }, null],
   ]
 
@@ -380,7 +509,12 @@ describe('DID documents: pdsUrl only from a valid #atproto_pds', () => {
     const onWarning = jest.fn<(message: string) => void>()
     const data = sessionData({ didDoc: doc })
     nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, data)
-    const res = await PasswordAgent.login({ service: SERVICE, identifier: 'alice.example', password: 'hunter2', hooks: { onWarning } })
+    const res = await PasswordAgent.login({
+      service: SERVICE,
+      identifier: 'alice.example',
+      password: 'hunter2',
+      hooks: { onWarning },
+    })
     if (!res.success) throw res
     return { agent: res.value, onWarning, data }
   }
@@ -394,14 +528,20 @@ describe('DID documents: pdsUrl only from a valid #atproto_pds', () => {
     expect(message).not.toContain('evil.example')
     if (secret) expect(message).not.toContain(secret)
     // App requests now go to the service, with the token; nothing goes to evil.example.
-    const scope = nock(SERVICE, { reqheaders: { authorization: `Bearer ${data.accessJwt}` } }).get('/xrpc/com.example.ping').reply(200, {})
+    const scope = nock(SERVICE, { reqheaders: { authorization: `Bearer ${data.accessJwt}` } })
+      .get('/xrpc/com.example.ping')
+      .reply(200, {})
     expect((await agent.fetch('/xrpc/com.example.ping')).status).toBe(200)
     scope.done()
   })
 
   it.each([
     ['a bare origin', pds('https://pds2.example'), 'https://pds2.example'],
-    ['the full-DID service id and a trailing slash', pds('https://pds2.example:8443/', { id: `${DID}#atproto_pds` }), 'https://pds2.example:8443'],
+    [
+      'the full-DID service id and a trailing slash',
+      pds('https://pds2.example:8443/', { id: `${DID}#atproto_pds` }),
+      'https://pds2.example:8443',
+    ],
   ])('accepts %s', async (_n, doc, expected) => {
     const { agent, onWarning } = await loginWith(doc)
     expect(agent.session.pdsUrl).toBe(expected)
@@ -411,7 +551,9 @@ describe('DID documents: pdsUrl only from a valid #atproto_pds', () => {
   it('a refresh that brings a refused DID document also falls back and warns', async () => {
     const { agent, onWarning } = await loginWith(didDoc())
     expect(agent.session.pdsUrl).toBe(PDS)
-    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, sessionData({ didDoc: pds('https://evil.example/path') }))
+    nock(SERVICE)
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .reply(200, sessionData({ didDoc: pds('https://evil.example/path') }))
     await agent.refresh()
     expect(agent.session.pdsUrl).toBeNull()
     expect(onWarning).toHaveBeenCalledTimes(1)
@@ -464,7 +606,8 @@ describe('secrets never in inspect, JSON or errors (nock)', () => {
     const before = texts()
     await agent.logout()
     for (const text of [...before, ...texts()]) {
-      for (const t of [saved.data.accessJwt, saved.data.refreshJwt, next.accessJwt, next.refreshJwt]) expect(text).not.toContain(t)
+      for (const t of [saved.data.accessJwt, saved.data.refreshJwt, next.accessJwt, next.refreshJwt])
+        expect(text).not.toContain(t)
     }
   })
 
@@ -475,7 +618,9 @@ describe('secrets never in inspect, JSON or errors (nock)', () => {
       [400, 'InvalidRequest'],
       [429, 'RateLimitExceeded'],
     ] as const) {
-      nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(status, xrpcError(error, 'Invalid identifier or password'))
+      nock(SERVICE)
+        .post('/xrpc/com.atproto.server.createSession')
+        .reply(status, xrpcError(error, 'Invalid identifier or password'))
       const result = await PasswordAgent.login({ service: SERVICE, identifier: 'alice.example', password })
       expect(result.success).toBe(false)
       expect(exposed(result)).not.toContain(password)
@@ -520,7 +665,12 @@ describe('real loopback servers (no nock)', () => {
       ['301 GET, protocol-relative Location', 'GET', 301, (b: LoopbackServer) => `//127.0.0.1:${b.port}/blob`],
       ['307 POST keeps the body but not the token', 'POST', 307, (b: LoopbackServer) => `${b.url}/upload`],
       ['303 POST becomes GET', 'POST', 303, (b: LoopbackServer) => `${b.url}/done`],
-      ['308 to the same host by another name (localhost)', 'POST', 308, (_b: LoopbackServer, a: LoopbackServer) => `http://localhost:${a.port}/alias`],
+      [
+        '308 to the same host by another name (localhost)',
+        'POST',
+        308,
+        (_b: LoopbackServer, a: LoopbackServer) => `http://localhost:${a.port}/alias`,
+      ],
     ])('%s: the token stays on the PDS', async (_n, method, code, location) => {
       const a = await server()
       const b = await server()
@@ -534,7 +684,10 @@ describe('real loopback servers (no nock)', () => {
       }
       b.handler = (req, res) => sendJson(res, 200, { at: 'b', auth: req.headers.authorization ?? null })
       const agent = new PasswordAgent(saved)
-      const res = await agent.fetch('/xrpc/com.example.getBlob', method === 'POST' ? { method, body: '{"x":1}', headers: { 'content-type': 'application/json' } } : {})
+      const res = await agent.fetch(
+        '/xrpc/com.example.getBlob',
+        method === 'POST' ? { method, body: '{"x":1}', headers: { 'content-type': 'application/json' } } : {},
+      )
       tricksTried++
       expect(res.status).toBe(200)
       const answer = (await res.json()) as { auth: string | null }
@@ -542,7 +695,9 @@ describe('real loopback servers (no nock)', () => {
       expect(a.requests[0]!.headers.authorization).toBe(`Bearer ${saved.data.accessJwt}`)
       const elsewhere = [...b.requests, ...a.requests.slice(1)]
       expect(elsewhere.length).toBe(1)
-      const leaked = elsewhere.filter((r) => JSON.stringify(r).includes(saved.data.accessJwt) || JSON.stringify(r).includes(saved.data.refreshJwt))
+      const leaked = elsewhere.filter(
+        (r) => JSON.stringify(r).includes(saved.data.accessJwt) || JSON.stringify(r).includes(saved.data.refreshJwt),
+      )
       leaksFound += leaked.length
       expect(leaked).toEqual([])
     })
@@ -572,12 +727,18 @@ describe('real loopback servers (no nock)', () => {
       const agent = new PasswordAgent(saved, { hooks })
       await expect(agent.refresh()).rejects.toBeInstanceOf(Error)
       await expect(agent.logout()).rejects.toBeInstanceOf(Error)
-      await expect(PasswordAgent.login({ service: a.url, identifier: 'alice.example', password: 'hunter2-redirected' })).rejects.toBeInstanceOf(Error)
+      await expect(
+        PasswordAgent.login({ service: a.url, identifier: 'alice.example', password: 'hunter2-redirected' }),
+      ).rejects.toBeInstanceOf(Error)
       tricksTried += 3
       expect(b.requests).toEqual([])
       expect(agent.session).toBe(saved)
       expect(errors).toHaveLength(2)
-      expect(a.requests.map(nsidOf)).toEqual(['com.atproto.server.refreshSession', 'com.atproto.server.deleteSession', 'com.atproto.server.createSession'])
+      expect(a.requests.map(nsidOf)).toEqual([
+        'com.atproto.server.refreshSession',
+        'com.atproto.server.deleteSession',
+        'com.atproto.server.createSession',
+      ])
     })
   })
 
@@ -585,11 +746,32 @@ describe('real loopback servers (no nock)', () => {
     const faults: [string, (a: LoopbackServer) => void][] = [
       ['500', (a) => (a.handler = (_q, res) => sendJson(res, 500, xrpcError('InternalServerError')))],
       ['400 ExpiredToken', (a) => (a.handler = (_q, res) => sendJson(res, 400, xrpcError('ExpiredToken')))],
-      ['401 with WWW-Authenticate', (a) => (a.handler = (_q, res) => sendJson(res, 401, xrpcError('InvalidToken'), { 'www-authenticate': 'Bearer error="invalid_token"' }))],
-      ['HTML 502', (a) => (a.handler = (_q, res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>bad gateway</h1>'))],
+      [
+        '401 with WWW-Authenticate',
+        (a) =>
+          (a.handler = (_q, res) =>
+            sendJson(res, 401, xrpcError('InvalidToken'), { 'www-authenticate': 'Bearer error="invalid_token"' })),
+      ],
+      [
+        'HTML 502',
+        (a) =>
+          (a.handler = (_q, res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>bad gateway</h1>')),
+      ],
       ['reset', (a) => (a.handler = (_q, res) => res.socket!.destroy())],
-      ['reset mid-response', (a) => (a.handler = (_q, res) => (res.writeHead(200, { 'content-type': 'application/json', 'content-length': '99' }), res.write('{"a'), setTimeout(() => res.socket?.destroy(), 10)))],
-      ['truncated JSON', (a) => (a.handler = (_q, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"accessJwt":"'))],
+      [
+        'reset mid-response',
+        (a) =>
+          (a.handler = (_q, res) => (
+            res.writeHead(200, { 'content-type': 'application/json', 'content-length': '99' }),
+            res.write('{"a'),
+            setTimeout(() => res.socket?.destroy(), 10)
+          )),
+      ],
+      [
+        'truncated JSON',
+        (a) =>
+          (a.handler = (_q, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"accessJwt":"')),
+      ],
       ['timeout', (a) => (a.handler = () => {})],
     ]
 
@@ -602,7 +784,10 @@ describe('real loopback servers (no nock)', () => {
         const { errors, hooks } = hooksLog()
         const agent = new PasswordAgent(on(a), { hooks, refreshTimeoutMs: 300 })
         const { accessJwt, refreshJwt } = agent.session.data
-        const err = await agent[op]().then(() => undefined, (e: unknown) => e)
+        const err = await agent[op]().then(
+          () => undefined,
+          (e: unknown) => e,
+        )
         thrown.push(err)
         for (const value of [err, ...errors]) {
           const text = exposed(value)
@@ -625,12 +810,19 @@ describe('real loopback servers (no nock)', () => {
       const service = `http://127.0.0.1:${await closedPort()}`
       const data = sessionData()
       const agent = new PasswordAgent({ data, refreshedAt: new Date().toISOString(), pdsUrl: null, service })
-      for (const err of [await agent.refresh().catch((e: unknown) => e), await agent.logout().catch((e: unknown) => e)]) {
+      for (const err of [
+        await agent.refresh().catch((e: unknown) => e),
+        await agent.logout().catch((e: unknown) => e),
+      ]) {
         expect(err).toBeInstanceOf(Error)
         expect(exposed(err)).not.toContain(data.accessJwt)
         expect(exposed(err)).not.toContain(data.refreshJwt)
       }
-      const login = await PasswordAgent.login({ service, identifier: 'alice.example', password: 'pa55-word-never-echoed' }).catch((e: unknown) => e)
+      const login = await PasswordAgent.login({
+        service,
+        identifier: 'alice.example',
+        password: 'pa55-word-never-echoed',
+      }).catch((e: unknown) => e)
       expect(exposed(login)).not.toContain('pa55-word-never-echoed')
     })
   })
@@ -639,12 +831,18 @@ describe('real loopback servers (no nock)', () => {
 // Keep lex-client's own call path honest too: a Client on the agent sends the token to the PDS only.
 describe('through lex-client', () => {
   it('a Client call goes to the PDS with the token, nowhere else', async () => {
-    const describeRepo = l.query('com.atproto.repo.describeRepo', l.params({ repo: l.string() }), l.jsonPayload({ did: l.string() }))
+    const describeRepo = l.query(
+      'com.atproto.repo.describeRepo',
+      l.params({ repo: l.string() }),
+      l.jsonPayload({ did: l.string() }),
+    )
     const { fetch, calls } = recordingFetch(() => jsonResponse(200, { did: DID }))
     const saved = makeSession()
     const client = new Client(new PasswordAgent(saved, { fetch }))
     await client.call(describeRepo, { repo: DID })
-    expect(calls.map((c) => [new URL(c.url).origin, c.headers.get('authorization')])).toEqual([[PDS, `Bearer ${saved.data.accessJwt}`]])
+    expect(calls.map((c) => [new URL(c.url).origin, c.headers.get('authorization')])).toEqual([
+      [PDS, `Bearer ${saved.data.accessJwt}`],
+    ])
     expect(leaksIn(calls, secretsOf(saved.data))).toEqual([])
   })
 })

@@ -14,40 +14,55 @@ const doc = (pds = PDS, handle = 'alice.example.com') => ({ ...didDoc(pds, DID),
 describe('discoverService', () => {
   it('handle → DID (well-known) → DID document (PLC) → PDS', async () => {
     const scope = nock('https://alice.example.com').get('/.well-known/atproto-did').reply(200, DID)
-    const plc = nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc())
+    const plc = nock(PLC)
+      .get(`/${encodeURIComponent(DID)}`)
+      .reply(200, doc())
     expect(await discoverService('alice.example.com', noDns)).toEqual({ did: DID, service: PDS })
     scope.done()
     plc.done()
   })
 
   it('handle → DID through the DNS TXT record', async () => {
-    const plc = nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc())
+    const plc = nock(PLC)
+      .get(`/${encodeURIComponent(DID)}`)
+      .reply(200, doc())
     const resolveTxt = async (host: string) => (host === '_atproto.alice.example.com' ? [`did=${DID}`] : null)
     expect(await discoverService('@Alice.Example.com', { resolveTxt })).toEqual({ did: DID, service: PDS })
     plc.done()
   })
 
   it('a DID directly, with a custom PLC directory', async () => {
-    const plc = nock('https://plc.internal.example').get(`/${encodeURIComponent(DID)}`).reply(200, doc())
-    expect(await discoverService(DID, { plcDirectoryUrl: 'https://plc.internal.example' })).toEqual({ did: DID, service: PDS })
+    const plc = nock('https://plc.internal.example')
+      .get(`/${encodeURIComponent(DID)}`)
+      .reply(200, doc())
+    expect(await discoverService(DID, { plcDirectoryUrl: 'https://plc.internal.example' })).toEqual({
+      did: DID,
+      service: PDS,
+    })
     plc.done()
   })
 
   it('did:web', async () => {
     const did = 'did:web:alice.example.net'
-    const web = nock('https://alice.example.net').get('/.well-known/did.json').reply(200, { ...didDoc(PDS, did), alsoKnownAs: [] })
+    const web = nock('https://alice.example.net')
+      .get('/.well-known/did.json')
+      .reply(200, { ...didDoc(PDS, did), alsoKnownAs: [] })
     expect(await discoverService(did)).toEqual({ did, service: PDS })
     web.done()
   })
 
   it('refuses a document that does not claim the handle back', async () => {
     nock('https://alice.example.com').get('/.well-known/atproto-did').reply(200, DID)
-    nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc(PDS, 'mallory.example.com'))
+    nock(PLC)
+      .get(`/${encodeURIComponent(DID)}`)
+      .reply(200, doc(PDS, 'mallory.example.com'))
     await expect(discoverService('alice.example.com', noDns)).rejects.toThrow(DiscoveryError)
   })
 
   it('refuses a PDS endpoint that is not a bare http(s) origin', async () => {
-    nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc('https://pds.example/some/path'))
+    nock(PLC)
+      .get(`/${encodeURIComponent(DID)}`)
+      .reply(200, doc('https://pds.example/some/path'))
     await expect(discoverService(DID)).rejects.toThrow(/no usable PDS/)
   })
 
@@ -61,23 +76,31 @@ describe('discoverService', () => {
     const fetch = async (input: string | URL | Request) => (seen.push(String(input)), new Response(DID))
     const resolveTxt = async (host: string) => (seen.push(host), null)
     await expect(discoverService('alice@example.com', { fetch, resolveTxt })).rejects.toThrow(
-      new TypeError('discoverService: "identifier" must be a handle or a DID (to log in with an email, give "service")'),
+      new TypeError(
+        'discoverService: "identifier" must be a handle or a DID (to log in with an email, give "service")',
+      ),
     )
     expect(seen).toEqual([])
   })
 
-  it.each(['localhost', '127.0.0.1:8080', 'internal.example/admin', 'a b.example', 'alice', 'alice.example.com.', '10.0.0.1', 'host.example?x'])(
-    'refuses %j, which is no handle, with a TypeError before any request or DNS lookup',
-    async (identifier) => {
-      const seen: string[] = []
-      const fetch = async (input: string | URL | Request) => (seen.push(String(input)), new Response(DID))
-      const resolveTxt = async (host: string) => (seen.push(host), null)
-      await expect(discoverService(identifier, { fetch, resolveTxt })).rejects.toThrow(
-        new TypeError('discoverService: "identifier" must be a handle (e.g. alice.bsky.social) or a DID'),
-      )
-      expect(seen).toEqual([])
-    },
-  )
+  it.each([
+    'localhost',
+    '127.0.0.1:8080',
+    'internal.example/admin',
+    'a b.example',
+    'alice',
+    'alice.example.com.',
+    '10.0.0.1',
+    'host.example?x',
+  ])('refuses %j, which is no handle, with a TypeError before any request or DNS lookup', async (identifier) => {
+    const seen: string[] = []
+    const fetch = async (input: string | URL | Request) => (seen.push(String(input)), new Response(DID))
+    const resolveTxt = async (host: string) => (seen.push(host), null)
+    await expect(discoverService(identifier, { fetch, resolveTxt })).rejects.toThrow(
+      new TypeError('discoverService: "identifier" must be a handle (e.g. alice.bsky.social) or a DID'),
+    )
+    expect(seen).toEqual([])
+  })
 
   it('checks its options with a TypeError naming the field, before any request (also through login)', async () => {
     const seen: string[] = []
@@ -86,16 +109,34 @@ describe('discoverService', () => {
     // [options, discoverService's error, login's error for the same `discovery` option]
     const cases: [unknown, string, string][] = [
       ['x', 'discoverService: options must be an object', 'login: "discovery" must be an object'],
-      [{ plcDirectoryUrl: 'not a url' }, `discoverService: "plcDirectoryUrl" ${url}`, `login: "discovery.plcDirectoryUrl" ${url}`],
-      [{ plcDirectoryUrl: 'https://user:pw@plc.example' }, `discoverService: "plcDirectoryUrl" ${url}`, `login: "discovery.plcDirectoryUrl" ${url}`],
-      [{ resolveTxt: 'dns' }, 'discoverService: "resolveTxt" must be a function', 'login: "discovery.resolveTxt" must be a function'],
+      [
+        { plcDirectoryUrl: 'not a url' },
+        `discoverService: "plcDirectoryUrl" ${url}`,
+        `login: "discovery.plcDirectoryUrl" ${url}`,
+      ],
+      [
+        { plcDirectoryUrl: 'https://user:pw@plc.example' },
+        `discoverService: "plcDirectoryUrl" ${url}`,
+        `login: "discovery.plcDirectoryUrl" ${url}`,
+      ],
+      [
+        { resolveTxt: 'dns' },
+        'discoverService: "resolveTxt" must be a function',
+        'login: "discovery.resolveTxt" must be a function',
+      ],
       // login passes its own `fetch` to the resolver: one in `discovery` would be ignored.
       [{ fetch: 'nope' }, 'discoverService: "fetch" must be a function', 'login: "discovery.fetch" is not an option'],
     ]
     for (const [discovery, error, loginError] of cases) {
       await expect(discoverService(DID, discovery as never)).rejects.toThrow(new TypeError(error))
       await expect(
-        PasswordAgent.login({ identifier: DID, password: 'pw', fetch, resolveService: discoverService, discovery: discovery as never }),
+        PasswordAgent.login({
+          identifier: DID,
+          password: 'pw',
+          fetch,
+          resolveService: discoverService,
+          discovery: discovery as never,
+        }),
       ).rejects.toThrow(new TypeError(loginError))
     }
     expect(seen).toEqual([])
@@ -103,7 +144,9 @@ describe('discoverService', () => {
 
   it('compares the claimed handle case-insensitively, as handles are', async () => {
     nock('https://alice.example.com').get('/.well-known/atproto-did').reply(200, DID)
-    nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc(PDS, 'Alice.Example.COM'))
+    nock(PLC)
+      .get(`/${encodeURIComponent(DID)}`)
+      .reply(200, doc(PDS, 'Alice.Example.COM'))
     expect(await discoverService('alice.example.com', noDns)).toEqual({ did: DID, service: PDS })
   })
 })
@@ -133,7 +176,9 @@ describe('discoverService bounds what it reads and how long it waits', () => {
     expect(docBody.read.bytes).toBeLessThanOrEqual(1024 * 1024)
 
     const wellKnown = huge(64 * 1024 * 1024, 'text/plain')
-    await expect(discoverService('alice.example.com', { ...noDns, fetch: async () => wellKnown.res })).rejects.toThrow(DiscoveryError)
+    await expect(discoverService('alice.example.com', { ...noDns, fetch: async () => wellKnown.res })).rejects.toThrow(
+      DiscoveryError,
+    )
     expect(wellKnown.read.bytes).toBeLessThanOrEqual(1024 * 1024)
   })
 
@@ -153,18 +198,31 @@ describe('discoverService bounds what it reads and how long it waits', () => {
 describe('PasswordAgent.login without a service', () => {
   it('logs in at the PDS found from the handle by resolveService: discoverService', async () => {
     nock('https://alice.example.com').get('/.well-known/atproto-did').reply(200, DID)
-    nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc())
-    const login = nock(PDS).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData({ did: DID }))
-    const result = await PasswordAgent.login({ identifier: 'alice.example.com', password: 'pw', resolveService: discoverService, discovery: noDns })
+    nock(PLC)
+      .get(`/${encodeURIComponent(DID)}`)
+      .reply(200, doc())
+    const login = nock(PDS)
+      .post('/xrpc/com.atproto.server.createSession')
+      .reply(200, sessionData({ did: DID }))
+    const result = await PasswordAgent.login({
+      identifier: 'alice.example.com',
+      password: 'pw',
+      resolveService: discoverService,
+      discovery: noDns,
+    })
     login.done()
     expect(result.success && result.value.session.service).toBe(PDS)
   })
 
   it('or at the service discoverService found beforehand', async () => {
-    const plc = nock(PLC).get(`/${encodeURIComponent(DID)}`).reply(200, doc())
+    const plc = nock(PLC)
+      .get(`/${encodeURIComponent(DID)}`)
+      .reply(200, doc())
     const { service } = await discoverService(DID)
     plc.done()
-    const login = nock(PDS).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData({ did: DID }))
+    const login = nock(PDS)
+      .post('/xrpc/com.atproto.server.createSession')
+      .reply(200, sessionData({ did: DID }))
     const result = await PasswordAgent.login({ service, identifier: DID, password: 'pw' })
     login.done()
     expect(result.success && result.value.session.service).toBe(PDS)
@@ -173,9 +231,20 @@ describe('PasswordAgent.login without a service', () => {
   it('hands a custom resolver the identifier, the discovery options and the fetch, and logs in where it says', async () => {
     const calls: unknown[] = []
     const fetch = jest.fn(async (input: string | URL | Request, init?: RequestInit) => globalThis.fetch(input, init))
-    const resolveService = async (identifier: string, options: object) => (calls.push([identifier, options]), { service: PDS })
-    const login = nock(PDS).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData({ did: DID }))
-    const result = await PasswordAgent.login({ identifier: 'alice.example.com', password: 'pw', fetch, resolveService, discovery: { plcDirectoryUrl: PLC } })
+    const resolveService = async (identifier: string, options: object) => (
+      calls.push([identifier, options]),
+      { service: PDS }
+    )
+    const login = nock(PDS)
+      .post('/xrpc/com.atproto.server.createSession')
+      .reply(200, sessionData({ did: DID }))
+    const result = await PasswordAgent.login({
+      identifier: 'alice.example.com',
+      password: 'pw',
+      fetch,
+      resolveService,
+      discovery: { plcDirectoryUrl: PLC },
+    })
     login.done()
     expect(calls).toEqual([['alice.example.com', { plcDirectoryUrl: PLC, fetch }]])
     expect(result.success && result.value.session.service).toBe(PDS)
@@ -185,21 +254,28 @@ describe('PasswordAgent.login without a service', () => {
     const fetch = jest.fn(async () => new Response(null, { status: 500 }))
     for (const identifier of ['alice.example.com', DID, 'alice@example.com']) {
       await expect(PasswordAgent.login({ identifier, password: 'pw', fetch, discovery: noDns })).rejects.toThrow(
-        new TypeError('login: "service" must be given, or "resolveService" (e.g. discoverService from "lex-password-agent/discovery")'),
+        new TypeError(
+          'login: "service" must be given, or "resolveService" (e.g. discoverService from "lex-password-agent/discovery")',
+        ),
       )
     }
-    await expect(PasswordAgent.login({ identifier: DID, password: 'pw', fetch, resolveService: 'plc' as never })).rejects.toThrow(
-      new TypeError('login: "resolveService" must be a function'),
-    )
+    await expect(
+      PasswordAgent.login({ identifier: DID, password: 'pw', fetch, resolveService: 'plc' as never }),
+    ).rejects.toThrow(new TypeError('login: "resolveService" must be a function'))
     expect(fetch).not.toHaveBeenCalled()
   })
 
   it('refuses what a resolver finds unless it is a service URL we may send the password to', async () => {
     const fetch = jest.fn(async () => new Response(null, { status: 500 }))
-    for (const found of [undefined, 'https://pds.example', { service: 'ftp://pds.example' }, { service: 'https://u:p@pds.example' }]) {
-      await expect(PasswordAgent.login({ identifier: DID, password: 'pw', fetch, resolveService: async () => found as never })).rejects.toThrow(
-        /^login: "resolveService\(…\)\.service" must/,
-      )
+    for (const found of [
+      undefined,
+      'https://pds.example',
+      { service: 'ftp://pds.example' },
+      { service: 'https://u:p@pds.example' },
+    ]) {
+      await expect(
+        PasswordAgent.login({ identifier: DID, password: 'pw', fetch, resolveService: async () => found as never }),
+      ).rejects.toThrow(/^login: "resolveService\(…\)\.service" must/)
     }
     expect(fetch).not.toHaveBeenCalled()
   })
@@ -223,7 +299,9 @@ describe('typed login refusals', () => {
     [429, 'RateLimitExceeded', RateLimitedError],
   ])('%i %s is an instance of its class and still an XrpcResponseError result', async (status, error, Cls) => {
     const reset = Math.floor(Date.now() / 1000) + 300
-    nock(PDS).post('/xrpc/com.atproto.server.createSession').reply(status, xrpcError(error), { 'ratelimit-reset': String(reset) })
+    nock(PDS)
+      .post('/xrpc/com.atproto.server.createSession')
+      .reply(status, xrpcError(error), { 'ratelimit-reset': String(reset) })
     const result = await PasswordAgent.login({ service: PDS, identifier: 'a', password: 'b' })
     expect(result.success).toBe(false)
     expect(result).toBeInstanceOf(Cls)
@@ -236,22 +314,40 @@ describe('typed login refusals', () => {
 describe('PasswordAgent.createAccount', () => {
   it('creates the account and returns an agent for its session', async () => {
     const scope = nock(PDS)
-      .post('/xrpc/com.atproto.server.createAccount', { handle: 'alice.example', email: 'a@example.com', password: 'pw' })
-      .reply(200, { accessJwt: sessionData().accessJwt, refreshJwt: sessionData().refreshJwt, handle: 'alice.example', did: DID })
-    const result = await PasswordAgent.createAccount({ handle: 'alice.example', email: 'a@example.com', password: 'pw' }, { service: PDS })
+      .post('/xrpc/com.atproto.server.createAccount', {
+        handle: 'alice.example',
+        email: 'a@example.com',
+        password: 'pw',
+      })
+      .reply(200, {
+        accessJwt: sessionData().accessJwt,
+        refreshJwt: sessionData().refreshJwt,
+        handle: 'alice.example',
+        did: DID,
+      })
+    const result = await PasswordAgent.createAccount(
+      { handle: 'alice.example', email: 'a@example.com', password: 'pw' },
+      { service: PDS },
+    )
     scope.done()
     expect(result.success && result.value.did).toBe(DID)
   })
 
   it('returns HandleNotAvailable as a result', async () => {
-    nock(PDS).post('/xrpc/com.atproto.server.createAccount').reply(400, xrpcError('HandleNotAvailable', 'Handle already taken'))
+    nock(PDS)
+      .post('/xrpc/com.atproto.server.createAccount')
+      .reply(400, xrpcError('HandleNotAvailable', 'Handle already taken'))
     const result = await PasswordAgent.createAccount({ handle: 'alice.example', password: 'pw' }, { service: PDS })
     expect(result.success === false && result.error).toBe('HandleNotAvailable')
   })
 
   it('validates its input before any request', async () => {
-    await expect(PasswordAgent.createAccount({ handle: '' }, { service: PDS })).rejects.toThrow(new TypeError('createAccount: "input.handle" must be a non-empty string'))
-    await expect(PasswordAgent.createAccount({ handle: 'a.example' }, { service: 'ftp://x' })).rejects.toThrow(/"service"/)
+    await expect(PasswordAgent.createAccount({ handle: '' }, { service: PDS })).rejects.toThrow(
+      new TypeError('createAccount: "input.handle" must be a non-empty string'),
+    )
+    await expect(PasswordAgent.createAccount({ handle: 'a.example' }, { service: 'ftp://x' })).rejects.toThrow(
+      /"service"/,
+    )
   })
 })
 

@@ -49,7 +49,11 @@ const errors: [string, () => Error, string][] = [
   ['LoggedOutError', () => new LoggedOutError(), 'ERR_LOGGED_OUT'],
   ['SessionMismatchError', () => new SessionMismatchError('another DID'), 'ERR_SESSION_MISMATCH'],
   ['SessionTimeoutError', () => new SessionTimeoutError('timed out'), 'ERR_SESSION_TIMEOUT'],
-  ['AuthFactorTokenRequiredError', () => typedFailure(refusal(401, 'AuthFactorTokenRequired')), 'ERR_AUTH_FACTOR_TOKEN_REQUIRED'],
+  [
+    'AuthFactorTokenRequiredError',
+    () => typedFailure(refusal(401, 'AuthFactorTokenRequired')),
+    'ERR_AUTH_FACTOR_TOKEN_REQUIRED',
+  ],
   ['AccountTakedownError', () => typedFailure(refusal(401, 'AccountTakedown')), 'ERR_ACCOUNT_TAKEDOWN'],
   ['RateLimitedError', () => typedFailure(refusal(429, 'RateLimitExceeded')), 'ERR_RATE_LIMITED'],
   ['InvalidSessionResponseError', () => new InvalidSessionResponseError(200), 'ERR_INVALID_SESSION_RESPONSE'],
@@ -105,13 +109,18 @@ describe('isLexPasswordAgentError', () => {
       await held
       expect(fileError).toBeInstanceOf(LockTimeoutError)
       expect(isLexPasswordAgentError(fileError)).toBe(true)
-      expect(fileError).toMatchObject({ code: 'ERR_LOCK_TIMEOUT', message: expect.stringMatching(/timed out waiting for the session lock/) })
+      expect(fileError).toMatchObject({
+        code: 'ERR_LOCK_TIMEOUT',
+        message: expect.stringMatching(/timed out waiting for the session lock/),
+      })
     } finally {
       await fs.rm(dir, { recursive: true, force: true })
     }
 
     const busy = { get: async () => null, set: async () => null, del: async () => 0, eval: async () => 0 }
-    const redisError = await new RedisSessionStore(busy, { key: 'k', acquireTimeoutMs: 20 }).lock('k', async () => {}).catch((e: unknown) => e)
+    const redisError = await new RedisSessionStore(busy, { key: 'k', acquireTimeoutMs: 20 })
+      .lock('k', async () => {})
+      .catch((e: unknown) => e)
     expect(redisError).toBeInstanceOf(LockTimeoutError)
     expect(isLexPasswordAgentError(redisError)).toBe(true)
   })

@@ -37,7 +37,10 @@ describe('README examples, run as written', () => {
   })
 
   it('quick start', async () => {
-    expect(await run('quick-start')).toMatchObject({ code: 0, stdout: 'Logged in as: did:plc:yourhandle2345abcdefghij\n' })
+    expect(await run('quick-start')).toMatchObject({
+      code: 0,
+      stdout: 'Logged in as: did:plc:yourhandle2345abcdefghij\n',
+    })
   })
 
   it('login with hooks, then resume (refresh) and logout, then static delete', async () => {
@@ -92,14 +95,18 @@ describe('README examples, run as written', () => {
   it('custom stack: a logger inside the preset middlewares', async () => {
     const r = await run('/custom-stack')
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/^GET \/xrpc\/com\.atproto\.repo\.describeRepo -> 200 \(\d+ ms\)\nrepo handle: alice\.bsky\.social\n$/)
+    expect(r.stdout).toMatch(
+      /^GET \/xrpc\/com\.atproto\.repo\.describeRepo -> 200 \(\d+ ms\)\nrepo handle: alice\.bsky\.social\n$/,
+    )
   })
 
   it('ofetch over agent.fetch', async () => {
     const n = requests().length
     const r = await run('/ofetch')
     expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/^handle: alice\.bsky\.social\ncreated: at:\/\/did:plc:alice2345abcdefghijklmno\/app\.bsky\.feed\.post\/3kabc\d+\n$/)
+    expect(r.stdout).toMatch(
+      /^handle: alice\.bsky\.social\ncreated: at:\/\/did:plc:alice2345abcdefghijklmno\/app\.bsky\.feed\.post\/3kabc\d+\n$/,
+    )
     expect(since(n)).toEqual([
       'entryway com.atproto.server.createSession',
       'pds com.atproto.repo.describeRepo',

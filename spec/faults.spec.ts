@@ -1,12 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals'
-import {
-  XrpcAuthenticationError,
-  XrpcFetchError,
-  XrpcResponseError,
-} from '@atproto/lex-client'
+import { XrpcAuthenticationError, XrpcFetchError, XrpcResponseError } from '@atproto/lex-client'
 import type { ServerResponse } from 'node:http'
 import nock from 'nock'
-import { InvalidSessionResponseError, LoggedOutError, PasswordAgent, SessionAnswerTooLargeError, SessionTimeoutError, type Session, type SessionHooks } from '../lib/index.ts'
+import {
+  InvalidSessionResponseError,
+  LoggedOutError,
+  PasswordAgent,
+  SessionAnswerTooLargeError,
+  SessionTimeoutError,
+  type Session,
+  type SessionHooks,
+} from '../lib/index.ts'
 import {
   closedPort,
   nsidOf,
@@ -61,12 +65,32 @@ type Fault = { handler: Handler | 'refused'; rejects: abstract new (...args: nev
 /** Faults common to refresh and logout, and what the session call rejects with. */
 const common: [string, Outcome, Fault][] = [
   ['connection refused', 'kept', { handler: 'refused', rejects: XrpcFetchError }],
-  ['connection reset before the answer', 'kept', { handler: (_q, res) => res.socket!.destroy(), rejects: XrpcFetchError }],
+  [
+    'connection reset before the answer',
+    'kept',
+    { handler: (_q, res) => res.socket!.destroy(), rejects: XrpcFetchError },
+  ],
   ['connection reset mid-response (200)', 'kept', { handler: resetMidResponse, rejects: InvalidSessionResponseError }],
   ['timeout (never answers)', 'kept', { handler: () => {}, rejects: SessionTimeoutError }],
-  ['500', 'kept', { handler: status(500, xrpcError('InternalServerError')), rejects: XrpcResponseError, error: 'InternalServerError' }],
-  ['502', 'kept', { handler: status(502, xrpcError('UpstreamFailure')), rejects: XrpcResponseError, error: 'UpstreamFailure' }],
-  ['503', 'kept', { handler: status(503, xrpcError('NotEnoughResources')), rejects: XrpcResponseError, error: 'NotEnoughResources' }],
+  [
+    '500',
+    'kept',
+    {
+      handler: status(500, xrpcError('InternalServerError')),
+      rejects: XrpcResponseError,
+      error: 'InternalServerError',
+    },
+  ],
+  [
+    '502',
+    'kept',
+    { handler: status(502, xrpcError('UpstreamFailure')), rejects: XrpcResponseError, error: 'UpstreamFailure' },
+  ],
+  [
+    '503',
+    'kept',
+    { handler: status(503, xrpcError('NotEnoughResources')), rejects: XrpcResponseError, error: 'NotEnoughResources' },
+  ],
   [
     '429 with RateLimit-Reset',
     'kept',
@@ -81,20 +105,80 @@ const common: [string, Outcome, Fault][] = [
       error: 'RateLimitExceeded',
     },
   ],
-  ['502 with an HTML page', 'kept', { handler: raw(502, 'text/html', '<html><h1>502 Bad Gateway</h1></html>'), rejects: XrpcResponseError, error: 'UpstreamFailure' }],
-  ['500 with an ExpiredToken body', 'kept', { handler: status(500, xrpcError('ExpiredToken')), rejects: XrpcResponseError, error: 'ExpiredToken' }],
-  ['400 ExpiredToken as text/plain (a proxy page)', 'kept', { handler: raw(400, 'text/plain', '{"error":"ExpiredToken"}'), rejects: XrpcResponseError, error: 'InvalidRequest' }],
-  ['200 with truncated JSON', 'kept', { handler: raw(200, 'application/json', '{"accessJwt":"eyJhbGciOi'), rejects: InvalidSessionResponseError }],
-  ['400 with truncated JSON', 'kept', { handler: raw(400, 'application/json', '{"error":"ExpiredTok'), rejects: InvalidSessionResponseError }],
+  [
+    '502 with an HTML page',
+    'kept',
+    {
+      handler: raw(502, 'text/html', '<html><h1>502 Bad Gateway</h1></html>'),
+      rejects: XrpcResponseError,
+      error: 'UpstreamFailure',
+    },
+  ],
+  [
+    '500 with an ExpiredToken body',
+    'kept',
+    { handler: status(500, xrpcError('ExpiredToken')), rejects: XrpcResponseError, error: 'ExpiredToken' },
+  ],
+  [
+    '400 ExpiredToken as text/plain (a proxy page)',
+    'kept',
+    {
+      handler: raw(400, 'text/plain', '{"error":"ExpiredToken"}'),
+      rejects: XrpcResponseError,
+      error: 'InvalidRequest',
+    },
+  ],
+  [
+    '200 with truncated JSON',
+    'kept',
+    { handler: raw(200, 'application/json', '{"accessJwt":"eyJhbGciOi'), rejects: InvalidSessionResponseError },
+  ],
+  [
+    '400 with truncated JSON',
+    'kept',
+    { handler: raw(400, 'application/json', '{"error":"ExpiredTok'), rejects: InvalidSessionResponseError },
+  ],
   // Past the default 1 MiB: refused by its Content-Length, or cut off while read.
-  ['200 of 2 MiB with Content-Length', 'kept', { handler: streamJson(2 * MiB, { contentLength: true }), rejects: SessionAnswerTooLargeError }],
+  [
+    '200 of 2 MiB with Content-Length',
+    'kept',
+    { handler: streamJson(2 * MiB, { contentLength: true }), rejects: SessionAnswerTooLargeError },
+  ],
   ['200 of 2 MiB, chunked', 'kept', { handler: streamJson(2 * MiB), rejects: SessionAnswerTooLargeError }],
-  ['400 of 2 MiB, chunked (no error code read)', 'kept', { handler: streamJson(2 * MiB, { status: 400 }), rejects: SessionAnswerTooLargeError }],
-  ['400 ExpiredToken', 'deleted', { handler: status(400, xrpcError('ExpiredToken', 'Token has been revoked')), rejects: XrpcResponseError, error: 'ExpiredToken' }],
-  ['400 InvalidToken', 'deleted', { handler: status(400, xrpcError('InvalidToken')), rejects: XrpcResponseError, error: 'InvalidToken' }],
-  ['400 AccountTakedown', 'deleted', { handler: status(400, xrpcError('AccountTakedown')), rejects: XrpcResponseError, error: 'AccountTakedown' }],
-  ['401 AccountTakedown', 'deleted', { handler: status(401, xrpcError('AccountTakedown')), rejects: XrpcAuthenticationError, error: 'AccountTakedown' }],
-  ['401 ExpiredToken', 'deleted', { handler: status(401, xrpcError('ExpiredToken')), rejects: XrpcAuthenticationError, error: 'ExpiredToken' }],
+  [
+    '400 of 2 MiB, chunked (no error code read)',
+    'kept',
+    { handler: streamJson(2 * MiB, { status: 400 }), rejects: SessionAnswerTooLargeError },
+  ],
+  [
+    '400 ExpiredToken',
+    'deleted',
+    {
+      handler: status(400, xrpcError('ExpiredToken', 'Token has been revoked')),
+      rejects: XrpcResponseError,
+      error: 'ExpiredToken',
+    },
+  ],
+  [
+    '400 InvalidToken',
+    'deleted',
+    { handler: status(400, xrpcError('InvalidToken')), rejects: XrpcResponseError, error: 'InvalidToken' },
+  ],
+  [
+    '400 AccountTakedown',
+    'deleted',
+    { handler: status(400, xrpcError('AccountTakedown')), rejects: XrpcResponseError, error: 'AccountTakedown' },
+  ],
+  [
+    '401 AccountTakedown',
+    'deleted',
+    { handler: status(401, xrpcError('AccountTakedown')), rejects: XrpcAuthenticationError, error: 'AccountTakedown' },
+  ],
+  [
+    '401 ExpiredToken',
+    'deleted',
+    { handler: status(401, xrpcError('ExpiredToken')), rejects: XrpcAuthenticationError, error: 'ExpiredToken' },
+  ],
 ]
 
 let faultsTried = 0
@@ -123,7 +207,8 @@ async function setup(method: string, fault: Fault) {
       : sendJson(res, 200, { ok: true })
   if (entryway) {
     const faulty = fault.handler as Handler
-    entryway.handler = (req, res) => (nsidOf(req) === method ? faulty(req, res) : sendJson(res, 404, xrpcError('XRPCNotSupported')))
+    entryway.handler = (req, res) =>
+      nsidOf(req) === method ? faulty(req, res) : sendJson(res, 404, xrpcError('XRPCNotSupported'))
   }
   const agent = new PasswordAgent(session, { hooks, refreshTimeoutMs: TIMEOUT_MS })
   const calls = () => entryway?.requests.filter((r: Received) => nsidOf(r) === method).length ?? 0
@@ -164,27 +249,30 @@ describe('refresh fault matrix (real loopback entryway)', () => {
     expect(hooks.onHookError).not.toHaveBeenCalled()
   })
 
-  it.each(common)('a request that meets ExpiredToken, then %s on refresh: gets the original 400, session %s', async (_name, outcome, fault) => {
-    const { agent, session, hooks, pds, calls } = await setup(REFRESH, fault)
-    const res = await agent.fetch('/xrpc/com.example.ping')
-    tally(outcome, agent)
-    expect(res.status).toBe(400)
-    expect(await res.json()).toEqual(xrpcError('ExpiredToken', 'Token has expired'))
-    expect(pds.requests).toHaveLength(1) // not replayed
-    expect(calls()).toBe(fault.handler === 'refused' ? 0 : 1)
-    if (outcome === 'kept') {
-      expect(hooks.onRefreshFailure).toHaveBeenCalledTimes(1)
-      expect(hooks.onDeleted).not.toHaveBeenCalled()
-      expect(agent.destroyed).toBe(false)
-      expect(agent.session).toBe(session)
-    } else {
-      expect(hooks.onDeleted).toHaveBeenCalledTimes(1)
-      expect(hooks.onRefreshFailure).not.toHaveBeenCalled()
-      expect(agent.destroyed).toBe(true)
-      await expect(agent.fetch('/xrpc/com.example.ping')).rejects.toThrow(LoggedOutError)
-      expect(pds.requests).toHaveLength(1)
-    }
-  })
+  it.each(common)(
+    'a request that meets ExpiredToken, then %s on refresh: gets the original 400, session %s',
+    async (_name, outcome, fault) => {
+      const { agent, session, hooks, pds, calls } = await setup(REFRESH, fault)
+      const res = await agent.fetch('/xrpc/com.example.ping')
+      tally(outcome, agent)
+      expect(res.status).toBe(400)
+      expect(await res.json()).toEqual(xrpcError('ExpiredToken', 'Token has expired'))
+      expect(pds.requests).toHaveLength(1) // not replayed
+      expect(calls()).toBe(fault.handler === 'refused' ? 0 : 1)
+      if (outcome === 'kept') {
+        expect(hooks.onRefreshFailure).toHaveBeenCalledTimes(1)
+        expect(hooks.onDeleted).not.toHaveBeenCalled()
+        expect(agent.destroyed).toBe(false)
+        expect(agent.session).toBe(session)
+      } else {
+        expect(hooks.onDeleted).toHaveBeenCalledTimes(1)
+        expect(hooks.onRefreshFailure).not.toHaveBeenCalled()
+        expect(agent.destroyed).toBe(true)
+        await expect(agent.fetch('/xrpc/com.example.ping')).rejects.toThrow(LoggedOutError)
+        expect(pds.requests).toHaveLength(1)
+      }
+    },
+  )
 })
 
 describe('logout fault matrix (real loopback entryway)', () => {
@@ -235,8 +323,13 @@ describe('logout fault matrix (real loopback entryway)', () => {
   })
 
   it('PasswordAgent.delete rejects on a transient fault and resolves on a definitive answer', async () => {
-    const down = await setup(DELETE, { handler: status(503, xrpcError('NotEnoughResources')), rejects: XrpcResponseError })
-    await expect(PasswordAgent.delete(down.session, { refreshTimeoutMs: TIMEOUT_MS })).rejects.toBeInstanceOf(XrpcResponseError)
+    const down = await setup(DELETE, {
+      handler: status(503, xrpcError('NotEnoughResources')),
+      rejects: XrpcResponseError,
+    })
+    await expect(PasswordAgent.delete(down.session, { refreshTimeoutMs: TIMEOUT_MS })).rejects.toBeInstanceOf(
+      XrpcResponseError,
+    )
     const dead = await setup(DELETE, { handler: status(400, xrpcError('InvalidToken')), rejects: XrpcResponseError })
     await expect(PasswordAgent.delete(dead.session, { refreshTimeoutMs: TIMEOUT_MS })).resolves.toBeUndefined()
   })
@@ -276,7 +369,12 @@ describe('token generations', () => {
       if (n >= state.rejectBelow) sendJson(res, 200, { generation: n })
       else sendJson(res, 400, xrpcError('ExpiredToken', 'Token has expired'))
     }
-    const session: Session = { data: issued[0]!, refreshedAt: new Date().toISOString(), pdsUrl: pds.url, service: entryway.url }
+    const session: Session = {
+      data: issued[0]!,
+      refreshedAt: new Date().toISOString(),
+      pdsUrl: pds.url,
+      service: entryway.url,
+    }
     const refreshed: number[] = []
     const genOf = (s: Session) => issued.findIndex((d) => d.accessJwt === s.data.accessJwt)
     const agent = new PasswordAgent(session, { hooks: { onRefreshed: (s) => void refreshed.push(genOf(s)) } })

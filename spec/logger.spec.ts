@@ -49,22 +49,32 @@ describe('logger', () => {
   it('never logs credentials, headers or bodies', async () => {
     const secrets = ['hunter2', 'eyJhbGciOi.access', 'refresh-secret', 'answer-secret', 's3cr3t', 'SIGVALUE']
     const { mw, lines, entries } = captured()
-    const { fetch } = recordingFetch(() => new Response('{"accessJwt":"answer-secret"}', { headers: { 'set-cookie': 'sid=s3cr3t' } }))
-    await mw(fetch)('https://alice:hunter2@pds.example/xrpc/com.atproto.server.createSession?access_token=refresh-secret&X-Amz-Signature=SIGVALUE#token=s3cr3t', {
-      method: 'POST',
-      headers: { authorization: 'Bearer eyJhbGciOi.access', 'x-password': 'hunter2' },
-      body: JSON.stringify({ identifier: 'alice', password: 'hunter2' }),
-    })
+    const { fetch } = recordingFetch(
+      () => new Response('{"accessJwt":"answer-secret"}', { headers: { 'set-cookie': 'sid=s3cr3t' } }),
+    )
+    await mw(fetch)(
+      'https://alice:hunter2@pds.example/xrpc/com.atproto.server.createSession?access_token=refresh-secret&X-Amz-Signature=SIGVALUE#token=s3cr3t',
+      {
+        method: 'POST',
+        headers: { authorization: 'Bearer eyJhbGciOi.access', 'x-password': 'hunter2' },
+        body: JSON.stringify({ identifier: 'alice', password: 'hunter2' }),
+      },
+    )
     const logged = JSON.stringify([lines, entries])
     for (const secret of secrets) expect(logged).not.toContain(secret)
-    expect(entries[0]!.url).toBe('https://***:***@pds.example/xrpc/com.atproto.server.createSession?access_token=***&X-Amz-Signature=***')
+    expect(entries[0]!.url).toBe(
+      'https://***:***@pds.example/xrpc/com.atproto.server.createSession?access_token=***&X-Amz-Signature=***',
+    )
   })
 
   it('logs a failure with the error name and code, never its message, and rethrows it', async () => {
     const { mw, lines, entries } = captured()
-    const error = new TypeError('Request cannot be constructed from a URL that includes credentials: https://u:hunter2@x/', {
-      cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
-    })
+    const error = new TypeError(
+      'Request cannot be constructed from a URL that includes credentials: https://u:hunter2@x/',
+      {
+        cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      },
+    )
     const { fetch } = recordingFetch(() => {
       throw error
     })
@@ -112,7 +122,9 @@ describe('logger', () => {
   it('validates its options', () => {
     expect(() => logger(null as never)).toThrow(new TypeError('logger: options must be an object'))
     expect(() => logger({ log: 'console' as never })).toThrow(new TypeError('logger: "log" must be a function'))
-    expect(() => logger({ redactParams: ['a', 1] as never })).toThrow(new TypeError('logger: "redactParams[1]" must be a string'))
+    expect(() => logger({ redactParams: ['a', 1] as never })).toThrow(
+      new TypeError('logger: "redactParams[1]" must be a string'),
+    )
     expect(() => logger({ redactParams: 'token' as never })).toThrow(
       new TypeError('logger: "redactParams" must be an array of strings'),
     )
@@ -121,7 +133,11 @@ describe('logger', () => {
 
 describe('redactUrl', () => {
   it.each([
-    ['keeps an ordinary URL as given', `${PDS}/xrpc/app.bsky.actor.getProfile?actor=did:plc:abc&limit=5`, `${PDS}/xrpc/app.bsky.actor.getProfile?actor=did:plc:abc&limit=5`],
+    [
+      'keeps an ordinary URL as given',
+      `${PDS}/xrpc/app.bsky.actor.getProfile?actor=did:plc:abc&limit=5`,
+      `${PDS}/xrpc/app.bsky.actor.getProfile?actor=did:plc:abc&limit=5`,
+    ],
     ['hides userinfo', 'https://user:pass@pds.example/x', 'https://***:***@pds.example/x'],
     ['hides a username alone', 'https://token@pds.example/x', 'https://***@pds.example/x'],
     ['drops the fragment', 'https://app.example/cb#access_token=abc', 'https://app.example/cb'],
@@ -130,7 +146,11 @@ describe('redactUrl', () => {
       '/cb?code=abc&state=xyz&Password=p&api_key=k&refresh%5Ftoken=r&sig=s&key=v&auth=a&monkey=ok&author=bob',
       '/cb?code=***&state=xyz&Password=***&api_key=***&refresh%5Ftoken=***&sig=***&key=***&auth=***&monkey=ok&author=bob',
     ],
-    ['shows the host of a protocol-relative URL, credentials hidden', '//u:p@evil.example/x?token=t', 'http://***:***@evil.example/x?token=***'],
+    [
+      'shows the host of a protocol-relative URL, credentials hidden',
+      '//u:p@evil.example/x?token=t',
+      'http://***:***@evil.example/x?token=***',
+    ],
     ['refuses what is no URL', 'http://[::1', '[invalid URL]'],
     [
       'hides a JWT whatever its parameter is called',
@@ -161,7 +181,9 @@ describe('logger over HTTP', () => {
     const { mw, lines } = captured()
     const res = await pipeline([mw])(`${PDS}/xrpc/app.bsky.feed.getTimeline?limit=1`)
     expect(await res.json()).toEqual({ feed: [] })
-    expect(lines).toEqual([expect.stringMatching(new RegExp(`^GET ${PDS}/xrpc/app\\.bsky\\.feed\\.getTimeline\\?limit=1 200 \\d+ms$`))])
+    expect(lines).toEqual([
+      expect.stringMatching(new RegExp(`^GET ${PDS}/xrpc/app\\.bsky\\.feed\\.getTimeline\\?limit=1 200 \\d+ms$`)),
+    ])
     scope.done()
   })
 })

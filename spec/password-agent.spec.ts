@@ -4,7 +4,17 @@ import { l } from '@atproto/lex-schema'
 import nock from 'nock'
 import { createFetch } from 'ofetch'
 import { LoggedOutError, PasswordAgent, type Session, type SessionHooks } from '../lib/index.ts'
-import { DID, JSON_HEADERS, PDS, SERVICE, didDoc, fakeJwt, sessionData, session as makeSession, xrpcError } from './helpers/fixtures.ts'
+import {
+  DID,
+  JSON_HEADERS,
+  PDS,
+  SERVICE,
+  didDoc,
+  fakeJwt,
+  sessionData,
+  session as makeSession,
+  xrpcError,
+} from './helpers/fixtures.ts'
 
 const describeRepo = l.query(
   'com.atproto.repo.describeRepo',
@@ -34,7 +44,12 @@ describe('PasswordAgent.login', () => {
     const scope = nock(SERVICE)
       .post('/xrpc/com.atproto.server.createSession', { identifier: 'alice.example', password: 'hunter2' })
       .reply(200, data)
-    const result = await PasswordAgent.login({ service: SERVICE, identifier: 'alice.example', password: 'hunter2', hooks: { onRefreshed } })
+    const result = await PasswordAgent.login({
+      service: SERVICE,
+      identifier: 'alice.example',
+      password: 'hunter2',
+      hooks: { onRefreshed },
+    })
     scope.done()
     expect(result.success).toBe(true)
     if (!result.success) return
@@ -67,16 +82,27 @@ describe('PasswordAgent.login', () => {
 
   it('sends the 2FA code as authFactorToken', async () => {
     const scope = nock(SERVICE)
-      .post('/xrpc/com.atproto.server.createSession', { identifier: 'alice.example', password: 'pw', authFactorToken: '123456' })
+      .post('/xrpc/com.atproto.server.createSession', {
+        identifier: 'alice.example',
+        password: 'pw',
+        authFactorToken: '123456',
+      })
       .reply(200, sessionData())
-    const result = await PasswordAgent.login({ service: SERVICE, identifier: 'alice.example', password: 'pw', authFactorToken: '123456' })
+    const result = await PasswordAgent.login({
+      service: SERVICE,
+      identifier: 'alice.example',
+      password: 'pw',
+      authFactorToken: '123456',
+    })
     scope.done()
     expect(result.success).toBe(true)
   })
 
   it('throws on unexpected failures: network error, 5xx, invalid answer', async () => {
     nock(SERVICE).post('/xrpc/com.atproto.server.createSession').replyWithError('connect ECONNREFUSED')
-    await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toBeInstanceOf(XrpcFetchError)
+    await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toBeInstanceOf(
+      XrpcFetchError,
+    )
     nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(502, xrpcError('UpstreamFailure'))
     await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toMatchObject({
       name: 'XrpcResponseError',
@@ -118,7 +144,10 @@ describe('PasswordAgent as a lex-client Agent', () => {
       .query({ repo: DID })
       .reply(200, { handle: 'alice.example', did: DID })
       .post('/xrpc/com.atproto.repo.createRecord', (b) => b.collection === 'com.example.thing')
-      .reply(200, { uri: `at://${DID}/com.example.thing/1`, cid: 'bafyreib2rxk3rybk3aobmv5cjuql3bm2twh4jo5uxgf5qy6sjyv3r2f4a4' })
+      .reply(200, {
+        uri: `at://${DID}/com.example.thing/1`,
+        cid: 'bafyreib2rxk3rybk3aobmv5cjuql3bm2twh4jo5uxgf5qy6sjyv3r2f4a4',
+      })
     const client = new Client(agent)
     expect(client.did).toBe(DID)
     const repo = await client.call(describeRepo, { repo: DID })
@@ -136,11 +165,17 @@ describe('PasswordAgent as a lex-client Agent', () => {
     const old = agent.session
     const next = sessionData()
     const scope = nock(PDS)
-      .get('/xrpc/com.atproto.repo.describeRepo').query(true).matchHeader('authorization', `Bearer ${old.data.accessJwt}`)
+      .get('/xrpc/com.atproto.repo.describeRepo')
+      .query(true)
+      .matchHeader('authorization', `Bearer ${old.data.accessJwt}`)
       .reply(400, xrpcError('ExpiredToken', 'Token has expired'), JSON_HEADERS)
-      .get('/xrpc/com.atproto.repo.describeRepo').query(true).matchHeader('authorization', `Bearer ${next.accessJwt}`)
+      .get('/xrpc/com.atproto.repo.describeRepo')
+      .query(true)
+      .matchHeader('authorization', `Bearer ${next.accessJwt}`)
       .reply(200, { handle: 'alice.example', did: DID })
-    const refresh = nock(SERVICE, bearer(old.data.refreshJwt)).post('/xrpc/com.atproto.server.refreshSession').reply(200, next)
+    const refresh = nock(SERVICE, bearer(old.data.refreshJwt))
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .reply(200, next)
     const repo = await new Client(agent).call(describeRepo, { repo: DID })
     expect(repo.did).toBe(DID)
     scope.done()
@@ -154,14 +189,23 @@ describe('PasswordAgent as a lex-client Agent', () => {
     const old = agent.session.data
     const next = sessionData()
     let refreshes = 0
-    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').times(50).reply(() => {
-      refreshes++
-      return [200, next]
-    })
+    nock(SERVICE)
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .times(50)
+      .reply(() => {
+        refreshes++
+        return [200, next]
+      })
     const pds = nock(PDS)
-      .get('/xrpc/com.atproto.repo.describeRepo').query(true).times(50).matchHeader('authorization', `Bearer ${old.accessJwt}`)
+      .get('/xrpc/com.atproto.repo.describeRepo')
+      .query(true)
+      .times(50)
+      .matchHeader('authorization', `Bearer ${old.accessJwt}`)
       .reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
-      .get('/xrpc/com.atproto.repo.describeRepo').query(true).times(50).matchHeader('authorization', `Bearer ${next.accessJwt}`)
+      .get('/xrpc/com.atproto.repo.describeRepo')
+      .query(true)
+      .times(50)
+      .matchHeader('authorization', `Bearer ${next.accessJwt}`)
       .reply(200, { handle: 'alice.example', did: DID })
     const client = new Client(agent)
     const results = await Promise.all(Array.from({ length: 50 }, () => client.call(describeRepo, { repo: DID })))
@@ -191,10 +235,12 @@ describe('PasswordAgent as a lex-client Agent', () => {
     })
     nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, next)
     const order: string[] = []
-    const pds = nock(PDS).get('/x').reply(200, () => {
-      order.push(inHook ? 'request during hook' : 'request after hook')
-      return 'ok'
-    })
+    const pds = nock(PDS)
+      .get('/x')
+      .reply(200, () => {
+        order.push(inHook ? 'request during hook' : 'request after hook')
+        return 'ok'
+      })
     const refreshing = slow.refresh()
     await hookEntered
     const request = slow.fetch(`${PDS}/x`)
@@ -255,7 +301,9 @@ describe('refresh outcomes', () => {
   it('treats a refresh answer for another DID as definitive', async () => {
     const onDeleted = jest.fn()
     const agent = await login({ onDeleted })
-    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, sessionData({ did: 'did:plc:mallory' }))
+    nock(SERVICE)
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .reply(200, sessionData({ did: 'did:plc:mallory' }))
     await expect(agent.refresh()).rejects.toThrow('refreshSession answered for another DID')
     expect(onDeleted).toHaveBeenCalledTimes(1)
     expect(agent.destroyed).toBe(true)
@@ -266,9 +314,17 @@ describe('refresh outcomes', () => {
     const { didDoc: _d, email: _e, emailConfirmed: _c, ...bare } = sessionData()
     const moved = didDoc('https://pds2.example')
     const scope = nock(SERVICE)
-      .post('/xrpc/com.atproto.server.refreshSession').reply(200, bare)
-      .get('/xrpc/com.atproto.server.getSession').matchHeader('authorization', `Bearer ${bare.accessJwt}`)
-      .reply(200, { did: DID, handle: 'alice.example', email: 'alice@example.com', emailConfirmed: true, didDoc: moved })
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .reply(200, bare)
+      .get('/xrpc/com.atproto.server.getSession')
+      .matchHeader('authorization', `Bearer ${bare.accessJwt}`)
+      .reply(200, {
+        did: DID,
+        handle: 'alice.example',
+        email: 'alice@example.com',
+        emailConfirmed: true,
+        didDoc: moved,
+      })
     const next = await agent.refresh()
     scope.done()
     expect(next.data.didDoc).toEqual(moved)
@@ -290,7 +346,9 @@ describe('refresh outcomes', () => {
         fetch: (input, init) => {
           if (String(input).includes('refreshSession')) return Promise.resolve(Response.json(bare))
           backfillStarted()
-          return new Promise((_resolve, reject) => init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)))
+          return new Promise((_resolve, reject) =>
+            init!.signal!.addEventListener('abort', () => reject(init!.signal!.reason)),
+          )
         },
       })
       const pending = agent.refresh()
@@ -308,8 +366,10 @@ describe('refresh outcomes', () => {
     const agent = await login()
     const { didDoc: _d, ...bare } = sessionData({ emailConfirmed: undefined })
     nock(SERVICE)
-      .post('/xrpc/com.atproto.server.refreshSession').reply(200, bare)
-      .get('/xrpc/com.atproto.server.getSession').reply(200, { did: DID, handle: 'alice.example' })
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .reply(200, bare)
+      .get('/xrpc/com.atproto.server.getSession')
+      .reply(200, { did: DID, handle: 'alice.example' })
     expect((await agent.refresh()).pdsUrl).toBe(PDS)
   })
 
@@ -320,8 +380,11 @@ describe('refresh outcomes', () => {
     const { didDoc: _e, ...next } = sessionData()
     let getSessions = 0
     nock(SERVICE)
-      .post('/xrpc/com.atproto.server.refreshSession').reply(200, next)
-      .get('/xrpc/com.atproto.server.getSession').optionally().reply(() => {
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .reply(200, next)
+      .get('/xrpc/com.atproto.server.getSession')
+      .optionally()
+      .reply(() => {
         getSessions++
         return [200, {}]
       })
@@ -334,8 +397,12 @@ describe('refresh outcomes', () => {
     const agent = await login()
     const next = sessionData()
     const scope = nock(SERVICE)
-      .post('/xrpc/com.atproto.server.refreshSession').delay(30).reply(200, next)
-      .post('/xrpc/com.atproto.server.deleteSession').matchHeader('authorization', `Bearer ${next.refreshJwt}`).reply(200)
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .delay(30)
+      .reply(200, next)
+      .post('/xrpc/com.atproto.server.deleteSession')
+      .matchHeader('authorization', `Bearer ${next.refreshJwt}`)
+      .reply(200)
     const [refreshed] = await Promise.all([agent.refresh(), agent.logout()])
     expect(refreshed.data).toEqual(next)
     scope.done()
@@ -348,7 +415,9 @@ describe('PasswordAgent.resume', () => {
     const saved = makeSession()
     const next = sessionData()
     const onRefreshed = jest.fn()
-    const scope = nock(SERVICE, bearer(saved.data.refreshJwt)).post('/xrpc/com.atproto.server.refreshSession').reply(200, next)
+    const scope = nock(SERVICE, bearer(saved.data.refreshJwt))
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .reply(200, next)
     const agent = await PasswordAgent.resume(saved, { hooks: { onRefreshed } })
     scope.done()
     expect(agent.did).toBe(DID)
@@ -358,8 +427,12 @@ describe('PasswordAgent.resume', () => {
 
   it('throws after onDeleted when the saved session is dead', async () => {
     const onDeleted = jest.fn()
-    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(400, xrpcError('ExpiredToken', 'Token has been revoked'))
-    await expect(PasswordAgent.resume(makeSession(), { hooks: { onDeleted } })).rejects.toMatchObject({ error: 'ExpiredToken' })
+    nock(SERVICE)
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .reply(400, xrpcError('ExpiredToken', 'Token has been revoked'))
+    await expect(PasswordAgent.resume(makeSession(), { hooks: { onDeleted } })).rejects.toMatchObject({
+      error: 'ExpiredToken',
+    })
     expect(onDeleted).toHaveBeenCalledTimes(1)
   })
 
@@ -378,7 +451,9 @@ describe('logout and delete', () => {
     const onDeleted = jest.fn()
     const agent = await login({ onDeleted })
     const session = agent.session
-    const scope = nock(SERVICE, bearer(session.data.refreshJwt)).post('/xrpc/com.atproto.server.deleteSession').reply(200)
+    const scope = nock(SERVICE, bearer(session.data.refreshJwt))
+      .post('/xrpc/com.atproto.server.deleteSession')
+      .reply(200)
     await agent.logout()
     scope.done()
     expect(onDeleted).toHaveBeenCalledWith(session)
@@ -413,7 +488,8 @@ describe('agent.fetch', () => {
   it('works as the fetch of ofetch, relative paths going to the PDS', async () => {
     const agent = await login()
     const scope = nock(PDS, bearer(agent.session.data.accessJwt))
-      .get('/xrpc/com.atproto.repo.describeRepo').query({ repo: DID })
+      .get('/xrpc/com.atproto.repo.describeRepo')
+      .query({ repo: DID })
       .reply(200, { handle: 'alice.example', did: DID })
     const $fetch = createFetch({ fetch: agent.fetch })
     const repo = await $fetch<{ did: string }>('/xrpc/com.atproto.repo.describeRepo', { query: { repo: DID } })
@@ -423,7 +499,9 @@ describe('agent.fetch', () => {
 
   it('fetches other origins without credentials', async () => {
     const agent = await login()
-    const scope = nock('https://elsewhere.example', { badheaders: ['authorization'] }).get('/x').reply(200, 'ok')
+    const scope = nock('https://elsewhere.example', { badheaders: ['authorization'] })
+      .get('/x')
+      .reply(200, 'ok')
     expect(await (await agent.fetch('https://elsewhere.example/x')).text()).toBe('ok')
     scope.done()
   })
@@ -479,10 +557,13 @@ describe('faults do not poison the agent', () => {
     const onRefreshFailure = jest.fn()
     const agent = await login({ onRefreshFailure })
     let refreshCalls = 0
-    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').times(10).reply(() => {
-      refreshCalls++
-      return [503, xrpcError('ServiceUnavailable')]
-    })
+    nock(SERVICE)
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .times(10)
+      .reply(() => {
+        refreshCalls++
+        return [503, xrpcError('ServiceUnavailable')]
+      })
     const pds = nock(PDS).get('/x').times(5).reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
     for (let i = 0; i < 5; i++) {
       const res = await agent.fetch(`${PDS}/x`)
@@ -509,7 +590,12 @@ describe('faults do not poison the agent', () => {
         : globalThis.fetch(input, init)
     nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, data)
     const result = await PasswordAgent.login({
-      service: SERVICE, identifier: 'a', password: 'b', refreshTimeoutMs: 200, fetch: hanging, hooks: { onRefreshFailure },
+      service: SERVICE,
+      identifier: 'a',
+      password: 'b',
+      refreshTimeoutMs: 200,
+      fetch: hanging,
+      hooks: { onRefreshFailure },
     })
     if (!result.success) throw result
     const agent = result.value
@@ -531,14 +617,20 @@ describe('faults do not poison the agent', () => {
     const refreshStarted = new Promise<void>((r) => (started = r))
     let release!: () => void
     const gate = new Promise<void>((r) => (release = r))
-    const refresh = nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(async () => {
-      started()
-      await gate
-      return [200, next]
-    })
+    const refresh = nock(SERVICE)
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .reply(async () => {
+        started()
+        await gate
+        return [200, next]
+      })
     const pds = nock(PDS)
-      .get('/x').matchHeader('authorization', `Bearer ${old.accessJwt}`).reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
-      .get('/x').matchHeader('authorization', `Bearer ${next.accessJwt}`).reply(200, 'ok')
+      .get('/x')
+      .matchHeader('authorization', `Bearer ${old.accessJwt}`)
+      .reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
+      .get('/x')
+      .matchHeader('authorization', `Bearer ${next.accessJwt}`)
+      .reply(200, 'ok')
     const ctrl = new AbortController()
     const aborted = agent.fetch(`${PDS}/x`, { signal: ctrl.signal })
     await refreshStarted // its ExpiredToken started the refresh it now waits for
@@ -565,7 +657,10 @@ describe('hooks that call back, invalid answers, clock skew and backoff', () => 
         again = this.logout().catch((e: unknown) => e)
       },
     })
-    const refreshes = nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').times(2).reply(503, xrpcError('ServiceUnavailable'))
+    const refreshes = nock(SERVICE)
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .times(2)
+      .reply(503, xrpcError('ServiceUnavailable'))
     const failed = await agent.refresh().catch((e: unknown) => e)
     expect(failed).toBeInstanceOf(XrpcResponseError)
     expect(again).toBeInstanceOf(Promise) // the hook ran
@@ -573,8 +668,11 @@ describe('hooks that call back, invalid answers, clock skew and backoff', () => 
     expect(second).toBeInstanceOf(XrpcResponseError)
     expect(second).not.toBe(failed)
     refreshes.done()
-    const logouts = nock(SERVICE).post('/xrpc/com.atproto.server.deleteSession').reply(503, xrpcError('ServiceUnavailable'))
-      .post('/xrpc/com.atproto.server.deleteSession').reply(200)
+    const logouts = nock(SERVICE)
+      .post('/xrpc/com.atproto.server.deleteSession')
+      .reply(503, xrpcError('ServiceUnavailable'))
+      .post('/xrpc/com.atproto.server.deleteSession')
+      .reply(200)
     again = undefined
     await expect(agent.logout()).rejects.toBeInstanceOf(XrpcResponseError)
     expect(again).toBeInstanceOf(Promise)
@@ -597,7 +695,13 @@ describe('hooks that call back, invalid answers, clock skew and backoff', () => 
       onHookError: (err) => void reported.push(err),
     }
     nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData())
-    const res = await PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b', hooks, refreshTimeoutMs: 2_000 })
+    const res = await PasswordAgent.login({
+      service: SERVICE,
+      identifier: 'a',
+      password: 'b',
+      hooks,
+      refreshTimeoutMs: 2_000,
+    })
     if (!res.success) throw res
     const agent = res.value
     nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').times(2).reply(503, xrpcError('ServiceUnavailable'))
@@ -620,7 +724,11 @@ describe('hooks that call back, invalid answers, clock skew and backoff', () => 
     nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, bad)
     const err = await agent.refresh().catch((e: unknown) => e)
     expect(err).toMatchObject({ name: 'InvalidSessionResponseError', status: 200 })
-    for (const text of [inspect(err, { depth: 10, showHidden: true }), JSON.stringify(err), String((err as Error).stack)]) {
+    for (const text of [
+      inspect(err, { depth: 10, showHidden: true }),
+      JSON.stringify(err),
+      String((err as Error).stack),
+    ]) {
       expect(text).not.toContain(bad.accessJwt)
       expect(text).not.toContain(bad.refreshJwt)
     }
@@ -637,9 +745,12 @@ describe('hooks that call back, invalid answers, clock skew and backoff', () => 
     expect(inspect(err, { depth: 10, showHidden: true })).not.toContain(bad.refreshJwt)
   })
 
-  it('resume with if-expired times the token by receipt when our clock is far from the server\'s', async () => {
+  it("resume with if-expired times the token by receipt when our clock is far from the server's", async () => {
     const serverNow = Math.floor(Date.now() / 1000) - 3 * 3600 // server 3 h behind
-    const saved = makeSession({ refreshedAt: new Date().toISOString() }, { accessJwt: fakeJwt({ iat: serverNow, exp: serverNow + 7200 }) })
+    const saved = makeSession(
+      { refreshedAt: new Date().toISOString() },
+      { accessJwt: fakeJwt({ iat: serverNow, exp: serverNow + 7200 }) },
+    )
     const fetch = jest.fn<typeof globalThis.fetch>()
     await PasswordAgent.resume(saved, { refresh: 'if-expired', fetch })
     expect(fetch).not.toHaveBeenCalled()
@@ -675,28 +786,44 @@ describe('aborted requests while a refresh runs', () => {
 
   it.each([
     ['the preset, refreshAhead off', false, () => makeSession()],
-    ['the preset, token due for refreshAhead', undefined, () => {
-      const iat = Math.floor(Date.now() / 1000) - 7170 // a 2 h token with 30 s left
-      return makeSession({ refreshedAt: new Date(iat * 1000).toISOString() }, { accessJwt: fakeJwt({ iat, exp: iat + 7200 }) })
-    }],
-  ] as const)('%s: a request waiting for a refresh rejects at once with its abort reason, and the refresh goes on', async (_name, refreshAhead, saved) => {
-    const { fetch, release, refreshes } = slowRefresh()
-    const agent = new PasswordAgent(saved(), { fetch, refreshAhead })
-    const refreshing = refreshAhead === false ? agent.refresh() : undefined
-    const ctrl = new AbortController()
-    const reason = new Error('user gave up')
-    const waiting = agent.fetch('/xrpc/a.b.c', { signal: ctrl.signal })
-    const patient = agent.fetch('/xrpc/a.b.c')
-    await new Promise((r) => setTimeout(r, 20))
-    ctrl.abort(reason)
-    const outcome = await Promise.race([waiting.then(() => 'resolved', (e: unknown) => e), new Promise((r) => setTimeout(() => r('still waiting'), 300))])
-    expect(outcome).toBe(reason)
-    release()
-    await refreshing
-    expect((await patient).status).toBe(200)
-    expect(refreshes()).toBe(1)
-    expect(agent.destroyed).toBe(false)
-  })
+    [
+      'the preset, token due for refreshAhead',
+      undefined,
+      () => {
+        const iat = Math.floor(Date.now() / 1000) - 7170 // a 2 h token with 30 s left
+        return makeSession(
+          { refreshedAt: new Date(iat * 1000).toISOString() },
+          { accessJwt: fakeJwt({ iat, exp: iat + 7200 }) },
+        )
+      },
+    ],
+  ] as const)(
+    '%s: a request waiting for a refresh rejects at once with its abort reason, and the refresh goes on',
+    async (_name, refreshAhead, saved) => {
+      const { fetch, release, refreshes } = slowRefresh()
+      const agent = new PasswordAgent(saved(), { fetch, refreshAhead })
+      const refreshing = refreshAhead === false ? agent.refresh() : undefined
+      const ctrl = new AbortController()
+      const reason = new Error('user gave up')
+      const waiting = agent.fetch('/xrpc/a.b.c', { signal: ctrl.signal })
+      const patient = agent.fetch('/xrpc/a.b.c')
+      await new Promise((r) => setTimeout(r, 20))
+      ctrl.abort(reason)
+      const outcome = await Promise.race([
+        waiting.then(
+          () => 'resolved',
+          (e: unknown) => e,
+        ),
+        new Promise((r) => setTimeout(() => r('still waiting'), 300)),
+      ])
+      expect(outcome).toBe(reason)
+      release()
+      await refreshing
+      expect((await patient).status).toBe(200)
+      expect(refreshes()).toBe(1)
+      expect(agent.destroyed).toBe(false)
+    },
+  )
 
   it('a request whose signal is already aborted does not wait for a running refresh', async () => {
     const { fetch, release } = slowRefresh()
@@ -704,7 +831,10 @@ describe('aborted requests while a refresh runs', () => {
     const refreshing = agent.refresh()
     const reason = new Error('already gone')
     const outcome = await Promise.race([
-      agent.fetch('/xrpc/a.b.c', { signal: AbortSignal.abort(reason) }).then(() => 'resolved', (e: unknown) => e),
+      agent.fetch('/xrpc/a.b.c', { signal: AbortSignal.abort(reason) }).then(
+        () => 'resolved',
+        (e: unknown) => e,
+      ),
       new Promise((r) => setTimeout(() => r('still waiting'), 300)),
     ])
     expect(outcome).toBe(reason)
@@ -741,7 +871,9 @@ describe('tokens that are not JWT-shaped', () => {
   })
 
   it('login refuses a createSession answer whose tokens are not JWT-shaped, without quoting them', async () => {
-    nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData({ accessJwt: 'opaque-secret-access' }))
+    nock(SERVICE)
+      .post('/xrpc/com.atproto.server.createSession')
+      .reply(200, sessionData({ accessJwt: 'opaque-secret-access' }))
     const err = await PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' }).catch((e: unknown) => e)
     expect(err).toMatchObject({ name: 'InvalidSessionResponseError', status: 200 })
     expect(String((err as Error).stack)).not.toContain('opaque-secret-access')
@@ -752,7 +884,11 @@ describe('a custom store', () => {
   it('a malformed session from a custom store is not adopted (warned, never quoted)', async () => {
     const onWarning = jest.fn()
     const saved = makeSession()
-    const bad = { ...saved, refreshedAt: new Date(Date.now() + 60_000).toISOString(), data: { ...saved.data, accessJwt: 'opaque secret token' } }
+    const bad = {
+      ...saved,
+      refreshedAt: new Date(Date.now() + 60_000).toISOString(),
+      data: { ...saved.data, accessJwt: 'opaque secret token' },
+    }
     const store = { get: async () => bad as Session, set: async () => {}, delete: async () => {} }
     const fresh = sessionData()
     const scope = nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, fresh)
@@ -771,7 +907,10 @@ describe('a hook that never settles', () => {
     let calls = 0
     nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(200, sessionData())
     const result = await PasswordAgent.login({
-      service: SERVICE, identifier: 'a', password: 'b', refreshTimeoutMs: 200,
+      service: SERVICE,
+      identifier: 'a',
+      password: 'b',
+      refreshTimeoutMs: 200,
       hooks: {
         onRefreshed: () => (++calls === 1 ? undefined : new Promise(() => {})), // hangs from the first refresh on
         onDeleted: () => new Promise(() => {}),

@@ -43,7 +43,15 @@ describe('SessionHolder.peek', () => {
 
 describe('middlewares and peek', () => {
   const stack = (source: SessionSource, fetch: Parameters<typeof pipeline>[1]) =>
-    pipeline([refreshAhead({ session: source }), refreshOnExpired({ session: source }), routeToPds({ session: source }), authHeader({ session: source })], fetch)
+    pipeline(
+      [
+        refreshAhead({ session: source }),
+        refreshOnExpired({ session: source }),
+        routeToPds({ session: source }),
+        authHeader({ session: source }),
+      ],
+      fetch,
+    )
 
   it('use peek() when the source has it, and do not call current()', async () => {
     const source = new FakeSource(session())
@@ -81,7 +89,10 @@ describe('middlewares and peek', () => {
 // must still behave like async functions: always a promise, never a throw.
 describe('middlewares on the synchronous path', () => {
   const source = () => new FakeSource(session())
-  const peeking = (s: FakeSource, peek: () => ReturnType<NonNullable<SessionSource['peek']>> = () => s.session): SessionSource => ({
+  const peeking = (
+    s: FakeSource,
+    peek: () => ReturnType<NonNullable<SessionSource['peek']>> = () => s.session,
+  ): SessionSource => ({
     peek,
     current: () => s.current(),
     refresh: (seen) => s.refresh(seen),
@@ -105,9 +116,11 @@ describe('middlewares on the synchronous path', () => {
 
   it.each(Object.entries(factories))('%s turns a throwing peek into a rejection', async (_name, make) => {
     const boom = new Error('peek failed')
-    const fetch = make(peeking(source(), () => {
-      throw boom
-    }))(async () => new Response('ok'))
+    const fetch = make(
+      peeking(source(), () => {
+        throw boom
+      }),
+    )(async () => new Response('ok'))
     let result: Promise<Response> | undefined
     expect(() => (result = fetch('/xrpc/com.example.ping'))).not.toThrow()
     await expect(result).rejects.toBe(boom)
@@ -120,22 +133,32 @@ describe('middlewares on the synchronous path', () => {
     await expect(result).rejects.toBeInstanceOf(TypeError)
   })
 
-  it.each(Object.entries(factories))('%s stops waiting for current() when the request aborts, with its reason', async (_name, make) => {
-    // A source stuck in a refresh or logout (slow entryway, lock or hook).
-    const stuck: SessionSource = { peek: () => undefined, current: () => new Promise(() => {}), refresh: () => new Promise(() => {}) }
-    const fetch = make(stuck)(async () => new Response('ok'))
-    const ctrl = new AbortController()
-    const reason = new Error('gave up')
-    const result = fetch('/xrpc/com.example.ping', { signal: ctrl.signal })
-    ctrl.abort(reason)
-    await expect(result).rejects.toBe(reason)
-    await expect(fetch('/xrpc/com.example.ping', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
-  })
+  it.each(Object.entries(factories))(
+    '%s stops waiting for current() when the request aborts, with its reason',
+    async (_name, make) => {
+      // A source stuck in a refresh or logout (slow entryway, lock or hook).
+      const stuck: SessionSource = {
+        peek: () => undefined,
+        current: () => new Promise(() => {}),
+        refresh: () => new Promise(() => {}),
+      }
+      const fetch = make(stuck)(async () => new Response('ok'))
+      const ctrl = new AbortController()
+      const reason = new Error('gave up')
+      const result = fetch('/xrpc/com.example.ping', { signal: ctrl.signal })
+      ctrl.abort(reason)
+      await expect(result).rejects.toBe(reason)
+      await expect(fetch('/xrpc/com.example.ping', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+    },
+  )
 
-  it.each(Object.entries(factories))('%s answers with a promise when next returns a plain Response', async (_name, make) => {
-    const answer = new Response('ok')
-    const result = make(peeking(source()))((() => answer) as never)(`${PDS}/xrpc/com.example.ping`)
-    expect(result).toBeInstanceOf(Promise)
-    expect(await result).toBe(answer)
-  })
+  it.each(Object.entries(factories))(
+    '%s answers with a promise when next returns a plain Response',
+    async (_name, make) => {
+      const answer = new Response('ok')
+      const result = make(peeking(source()))((() => answer) as never)(`${PDS}/xrpc/com.example.ping`)
+      expect(result).toBeInstanceOf(Promise)
+      expect(await result).toBe(answer)
+    },
+  )
 })

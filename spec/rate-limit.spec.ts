@@ -11,14 +11,18 @@ const NOW_S = NOW / 1000
 
 /** A 429 the way the reference PDS sends it: epoch-second reset, its own Date. */
 const tooMany = (resetS: number | null, headers: Record<string, string> = {}) =>
-  jsonResponse(429, { error: 'RateLimitExceeded', message: 'Rate Limit Exceeded' }, {
-    date: new Date(NOW).toUTCString(),
-    'ratelimit-limit': '3000',
-    'ratelimit-remaining': '0',
-    'ratelimit-policy': '3000;w=300',
-    ...(resetS === null ? {} : { 'ratelimit-reset': String(resetS) }),
-    ...headers,
-  })
+  jsonResponse(
+    429,
+    { error: 'RateLimitExceeded', message: 'Rate Limit Exceeded' },
+    {
+      date: new Date(NOW).toUTCString(),
+      'ratelimit-limit': '3000',
+      'ratelimit-remaining': '0',
+      'ratelimit-policy': '3000;w=300',
+      ...(resetS === null ? {} : { 'ratelimit-reset': String(resetS) }),
+      ...headers,
+    },
+  )
 
 /** Lets queued promises and due timers run. */
 const settle = () => jest.advanceTimersByTimeAsync(0)
@@ -170,7 +174,10 @@ describe('rateLimit', () => {
     const body = new ReadableStream({ pull: () => {}, cancel: () => void (cancelled = true) })
     const { fetch } = recordingFetch((_c, n) =>
       n === 1
-        ? new Response(body, { status: 429, headers: { date: new Date(NOW).toUTCString(), 'ratelimit-reset': String(NOW_S + 5) } })
+        ? new Response(body, {
+            status: 429,
+            headers: { date: new Date(NOW).toUTCString(), 'ratelimit-reset': String(NOW_S + 5) },
+          })
         : new Response('ok'),
     )
     const pending = rateLimit()(fetch)(`${PDS}/x`)
@@ -249,7 +256,9 @@ describe('readRateLimit', () => {
   it('reads a small RateLimit-Reset as seconds from now, and ignores malformed figures', () => {
     const before = Date.now()
     const info = readRateLimit(
-      new Response(null, { headers: { 'ratelimit-reset': '60', 'ratelimit-limit': 'lots', 'ratelimit-remaining': '-1' } }),
+      new Response(null, {
+        headers: { 'ratelimit-reset': '60', 'ratelimit-limit': 'lots', 'ratelimit-remaining': '-1' },
+      }),
     )
     const after = Date.now()
     expect(info!.reset!.getTime()).toBeGreaterThanOrEqual(before + 60_000)
@@ -270,7 +279,12 @@ describe('rateLimit over HTTP', () => {
     const limited = rateLimit()
     const res = await pipeline([limited])(`${PDS}/xrpc/app.bsky.feed.getTimeline`)
     expect(await res.json()).toEqual({ feed: [] })
-    expect(limited.limits).toMatchObject({ limit: 3000, remaining: 2999, status: 200, nsid: 'app.bsky.feed.getTimeline' })
+    expect(limited.limits).toMatchObject({
+      limit: 3000,
+      remaining: 2999,
+      status: 200,
+      nsid: 'app.bsky.feed.getTimeline',
+    })
     scope.done()
   })
 })

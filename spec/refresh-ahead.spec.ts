@@ -19,7 +19,14 @@ describe('jwtExpiry', () => {
   it('reads exp without verifying, and gives up on anything malformed', () => {
     const exp = Math.floor(Date.now() / 1000) + 100
     expect(jwtExpiry(fakeJwt({ exp }))).toBe(exp)
-    for (const bad of ['', 'abc', 'a.b.c', 'a.!!!.c', `x.${Buffer.from('{"exp":"soon"}').toString('base64url')}.y`, `x.${Buffer.from('null').toString('base64url')}.y`]) {
+    for (const bad of [
+      '',
+      'abc',
+      'a.b.c',
+      'a.!!!.c',
+      `x.${Buffer.from('{"exp":"soon"}').toString('base64url')}.y`,
+      `x.${Buffer.from('null').toString('base64url')}.y`,
+    ]) {
       expect(jwtExpiry(bad)).toBeUndefined()
     }
   })
@@ -29,7 +36,10 @@ describe('refreshAhead', () => {
   it('refreshes before sending when the token is inside the margin', async () => {
     const source = new FakeSource(expiringIn(30), renew)
     const { fetch, calls } = recordingFetch(ok)
-    await pipeline([refreshAhead({ session: source, marginMs: 60_000, jitterMs: 0 }), authHeader({ session: source })], fetch)(`${PDS}/x`)
+    await pipeline(
+      [refreshAhead({ session: source, marginMs: 60_000, jitterMs: 0 }), authHeader({ session: source })],
+      fetch,
+    )(`${PDS}/x`)
     expect(source.refreshes).toBe(1)
     expect(calls[0]!.headers.get('authorization')).toBe(`Bearer ${source.session.data.accessJwt}`)
   })
@@ -41,7 +51,10 @@ describe('refreshAhead', () => {
     await refreshAhead({ session: source, marginMs: 60_000 })(fetch)(`${PDS}/x`)
     expect(source.refreshes).toBe(0)
     const old = iat - 7
-    source.session = session({ refreshedAt: new Date(old * 1000).toISOString() }, { accessJwt: fakeJwt({ iat: old, exp: old + 8 }) })
+    source.session = session(
+      { refreshedAt: new Date(old * 1000).toISOString() },
+      { accessJwt: fakeJwt({ iat: old, exp: old + 8 }) },
+    )
     await refreshAhead({ session: source, marginMs: 60_000 })(fetch)(`${PDS}/x`)
     expect(source.refreshes).toBe(1)
   })
@@ -50,7 +63,10 @@ describe('refreshAhead', () => {
     // The server's clock is 3 h behind ours: by our clock its fresh 2 h token "expired" an hour ago.
     const serverNow = Math.floor(Date.now() / 1000) - 3 * 3600
     const source = new FakeSource(
-      session({ refreshedAt: new Date().toISOString() }, { accessJwt: fakeJwt({ iat: serverNow, exp: serverNow + 7200 }) }),
+      session(
+        { refreshedAt: new Date().toISOString() },
+        { accessJwt: fakeJwt({ iat: serverNow, exp: serverNow + 7200 }) },
+      ),
       renew,
     )
     const { fetch } = recordingFetch(ok)

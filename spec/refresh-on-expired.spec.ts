@@ -9,7 +9,10 @@ const expired = () => jsonResponse(400, { error: 'ExpiredToken', message: 'Token
 const rotate = (s: ReturnType<typeof session>) => ({ ...s, data: { ...s.data, accessJwt: fakeJwt() } })
 
 /** refreshOnExpired → authHeader → terminal, the way the preset stacks them. */
-function stack(answer: (call: Call, n: number) => Response | Promise<Response>, source = new FakeSource(session(), rotate)) {
+function stack(
+  answer: (call: Call, n: number) => Response | Promise<Response>,
+  source = new FakeSource(session(), rotate),
+) {
   const { fetch, calls } = recordingFetch(answer)
   const state = { session: source }
   return { fetch: pipeline([refreshOnExpired(state), authHeader(state)], fetch), calls, source }
@@ -41,7 +44,10 @@ describe('refreshOnExpired', () => {
   })
 
   it.each([
-    ['400 InvalidToken "Bad token scope"', () => jsonResponse(400, { error: 'InvalidToken', message: 'Bad token scope' })],
+    [
+      '400 InvalidToken "Bad token scope"',
+      () => jsonResponse(400, { error: 'InvalidToken', message: 'Bad token scope' }),
+    ],
     ['401 AccountDeactivated', () => jsonResponse(401, { error: 'AccountDeactivated', message: 'x' })],
     ['401 AccountTakedown', () => jsonResponse(401, { error: 'AccountTakedown', message: 'x' })],
     ['401 AuthenticationRequired from a proxied service', () => jsonResponse(401, { error: 'AuthenticationRequired' })],
@@ -116,7 +122,8 @@ describe('refreshOnExpired', () => {
     let inflight: Promise<ReturnType<typeof session>> | null = null
     const shared = {
       current: () => source.current(),
-      refresh: (seen?: ReturnType<typeof session>) => (inflight ??= source.refresh(seen).finally(() => (inflight = null))),
+      refresh: (seen?: ReturnType<typeof session>) =>
+        (inflight ??= source.refresh(seen).finally(() => (inflight = null))),
     }
     const first = source.session.data.accessJwt
     const { fetch, calls } = recordingFetch((c) =>
@@ -132,7 +139,9 @@ describe('refreshOnExpired', () => {
   it('validates its options', () => {
     expect(() => refreshOnExpired({ session: null as never })).toThrow(TypeError)
     expect(() => refreshOnExpired({ session: new FakeSource(session()), maxPeekBytes: -1 })).toThrow(
-      new TypeError('refreshOnExpired: "maxPeekBytes" must be a whole number of bytes, above 0 and at most 9007199254740991'),
+      new TypeError(
+        'refreshOnExpired: "maxPeekBytes" must be a whole number of bytes, above 0 and at most 9007199254740991',
+      ),
     )
   })
 })

@@ -44,13 +44,16 @@ describe('retry timing', () => {
     expect(retryAfterMs(headers({ 'retry-after': httpDate(NOW - 7_000) }))).toBe(0)
   })
 
-  it.each(['1.5', '-3', 'soon', '2 days', '7s', ''])('a malformed Retry-After (%p) is unreadable, not a date', (value) => {
-    jest.useFakeTimers({ now: NOW })
-    // Date.parse alone reads "1.5" and "-3" as days in 2001: no wait at all.
-    const h = headers({ 'retry-after': value, date: httpDate(NOW) })
-    expect(retryAfterMs(h)).toBeUndefined()
-    expect(retryWaitMs(h)).toBeUndefined()
-  })
+  it.each(['1.5', '-3', 'soon', '2 days', '7s', ''])(
+    'a malformed Retry-After (%p) is unreadable, not a date',
+    (value) => {
+      jest.useFakeTimers({ now: NOW })
+      // Date.parse alone reads "1.5" and "-3" as days in 2001: no wait at all.
+      const h = headers({ 'retry-after': value, date: httpDate(NOW) })
+      expect(retryAfterMs(h)).toBeUndefined()
+      expect(retryWaitMs(h)).toBeUndefined()
+    },
+  )
 
   it('RateLimit-Reset as epoch seconds (atproto): rounded up a second, by the server clock', () => {
     jest.useFakeTimers({ now: NOW + 60_000 }) // the reset is in our past, not the server's
@@ -97,11 +100,10 @@ describe('retry timing', () => {
   it('RateLimitedError.resetAt reads the same way: epoch as sent, a delta from when the answer came', () => {
     jest.useFakeTimers({ now: NOW })
     const error = (reset: string) =>
-      new RateLimitedError(
-        refreshSession,
-        new Response(null, { status: 429, headers: { 'ratelimit-reset': reset } }),
-        { encoding: 'application/json', body: xrpcError('RateLimitExceeded') },
-      )
+      new RateLimitedError(refreshSession, new Response(null, { status: 429, headers: { 'ratelimit-reset': reset } }), {
+        encoding: 'application/json',
+        body: xrpcError('RateLimitExceeded'),
+      })
     expect(error(String(NOW_S + 300)).resetAt).toEqual(new Date((NOW_S + 300) * 1000))
     const delta = error('30')
     jest.advanceTimersByTime(10_000)
@@ -126,7 +128,12 @@ describe("the session holder's backoff after a 429", () => {
     let refreshCalls = 0
     nock(SERVICE)
       .post(REFRESH)
-      .reply(() => (refreshCalls++, [429, xrpcError('RateLimitExceeded', 'Rate Limit Exceeded'), { ...JSON_HEADERS, 'ratelimit-reset': '30' }]))
+      .reply(
+        () => (
+          refreshCalls++,
+          [429, xrpcError('RateLimitExceeded', 'Rate Limit Exceeded'), { ...JSON_HEADERS, 'ratelimit-reset': '30' }]
+        ),
+      )
       .post(REFRESH)
       .reply(() => (refreshCalls++, [200, next]))
     nock(PDS)

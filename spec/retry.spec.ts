@@ -116,7 +116,11 @@ describe('retry', () => {
   })
 
   it('retries network errors, not aborts or other errors', async () => {
-    for (const error of [fetchFailed(), fetchFailed('ECONNRESET'), Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]) {
+    for (const error of [
+      fetchFailed(),
+      fetchFailed('ECONNRESET'),
+      Object.assign(new Error('x'), { code: 'ECONNREFUSED' }),
+    ]) {
       const { fetch, calls } = answers(throws(error), ok)
       const pending = retry()(fetch)(`${PDS}/x`)
       await jest.advanceTimersByTimeAsync(10_000)
@@ -147,12 +151,17 @@ describe('retry', () => {
 
   it('retries POST only for allow-listed procedures', async () => {
     const plain = answers(unavailable, ok)
-    expect((await retry()(plain.fetch)(`${PDS}/xrpc/com.atproto.repo.createRecord`, { method: 'POST', body: '{}' })).status).toBe(503)
+    expect(
+      (await retry()(plain.fetch)(`${PDS}/xrpc/com.atproto.repo.createRecord`, { method: 'POST', body: '{}' })).status,
+    ).toBe(503)
     expect(plain.calls).toHaveLength(1)
 
     for (const url of ['/xrpc/com.atproto.repo.putRecord', `${PDS}/xrpc/com.atproto.repo.putRecord?x=1`]) {
       const { fetch, calls } = answers(unavailable, ok)
-      const pending = retry({ procedures: ['com.atproto.repo.putRecord'] })(fetch)(url, { method: 'post', body: '{"a":1}' })
+      const pending = retry({ procedures: ['com.atproto.repo.putRecord'] })(fetch)(url, {
+        method: 'post',
+        body: '{"a":1}',
+      })
       await jest.advanceTimersByTimeAsync(10_000)
       expect((await pending).status).toBe(200)
       expect(calls.map((c) => c.init?.body)).toEqual(['{"a":1}', '{"a":1}'])
@@ -162,11 +171,14 @@ describe('retry', () => {
   it('never replays a stream body', async () => {
     const { fetch, calls } = answers(unavailable, ok)
     const body = new ReadableStream({ start: (c) => (c.enqueue(new Uint8Array([1])), c.close()) })
-    const res = await retry({ procedures: ['com.atproto.repo.uploadBlob'] })(fetch)(`${PDS}/xrpc/com.atproto.repo.uploadBlob`, {
-      method: 'POST',
-      body,
-      duplex: 'half',
-    } as RequestInit)
+    const res = await retry({ procedures: ['com.atproto.repo.uploadBlob'] })(fetch)(
+      `${PDS}/xrpc/com.atproto.repo.uploadBlob`,
+      {
+        method: 'POST',
+        body,
+        duplex: 'half',
+      } as RequestInit,
+    )
     expect(res.status).toBe(503)
     expect(calls).toHaveLength(1)
   })
@@ -200,7 +212,9 @@ describe('retry', () => {
 
   it('validates its options', () => {
     expect(() => retry(null as never)).toThrow(new TypeError('retry: options must be an object'))
-    expect(() => retry({ maxRetries: -1 })).toThrow(new TypeError('retry: "maxRetries" must be a whole number of retries, at least 0 and at most 9007199254740991'))
+    expect(() => retry({ maxRetries: -1 })).toThrow(
+      new TypeError('retry: "maxRetries" must be a whole number of retries, at least 0 and at most 9007199254740991'),
+    )
     expect(() => retry({ maxRetries: 1.5 })).toThrow(TypeError)
     for (const name of ['minDelayMs', 'maxDelayMs', 'budgetMs'] as const) {
       expect(() => retry({ [name]: -5 })).toThrow(
@@ -226,7 +240,12 @@ describe('retry', () => {
 
 describe('isNetworkError', () => {
   it('knows the network failures of the common fetch implementations', () => {
-    for (const message of ['fetch failed', 'Failed to fetch', 'NetworkError when attempting to fetch resource.', 'Load failed']) {
+    for (const message of [
+      'fetch failed',
+      'Failed to fetch',
+      'NetworkError when attempting to fetch resource.',
+      'Load failed',
+    ]) {
       expect(isNetworkError(new TypeError(message))).toBe(true)
     }
     expect(isNetworkError(new TypeError('Failed to parse URL from x'))).toBe(false)
@@ -255,7 +274,9 @@ describe('retry over HTTP', () => {
   it('retries a refused connection until it gives up, then rethrows the fetch error', async () => {
     const port = await closedPort()
     let attempts = 0
-    const f = retry({ maxRetries: 2, minDelayMs: 1, maxDelayMs: 5 })((input, init) => (attempts++, globalFetch(input, init)))
+    const f = retry({ maxRetries: 2, minDelayMs: 1, maxDelayMs: 5 })(
+      (input, init) => (attempts++, globalFetch(input, init)),
+    )
     const error = await f(`http://127.0.0.1:${port}/xrpc/a.b.c`).catch((e: unknown) => e)
     expect(error).toMatchObject({ name: 'TypeError', message: 'fetch failed' })
     expect(isNetworkError(error)).toBe(true)

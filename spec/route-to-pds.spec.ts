@@ -85,12 +85,24 @@ describe('routeToPds', () => {
   it('knows the session methods by the NSIDs of their schemas', () => {
     // lib/core/request.ts spells them out so middlewares don't bundle lex-schema.
     for (const { nsid } of [createSession, deleteSession, getSession, refreshSession]) {
-      for (const path of [`/xrpc/${nsid}`, `/xrpc/${nsid}?x=1`, `/xrpc/${nsid}#f`]) expect(isSessionMethod(path)).toBe(true)
-      for (const path of [`/xrpc/${nsid}X`, `/xrpc/${nsid}.x`, `/xrpc/${nsid}/x`, `/xrpc/x${nsid}`, `/x/xrpc/${nsid}`, `/xrpc/${nsid.replace('server', 'serverx')}`]) {
+      for (const path of [`/xrpc/${nsid}`, `/xrpc/${nsid}?x=1`, `/xrpc/${nsid}#f`])
+        expect(isSessionMethod(path)).toBe(true)
+      for (const path of [
+        `/xrpc/${nsid}X`,
+        `/xrpc/${nsid}.x`,
+        `/xrpc/${nsid}/x`,
+        `/xrpc/x${nsid}`,
+        `/x/xrpc/${nsid}`,
+        `/xrpc/${nsid.replace('server', 'serverx')}`,
+      ]) {
         expect(isSessionMethod(path)).toBe(false)
       }
     }
-    for (const other of ['com.atproto.server.createAccount', 'com.atproto.server.describeServer', 'app.bsky.actor.getProfile']) {
+    for (const other of [
+      'com.atproto.server.createAccount',
+      'com.atproto.server.describeServer',
+      'app.bsky.actor.getProfile',
+    ]) {
       expect(isSessionMethod(`/xrpc/${other}`)).toBe(false)
     }
   })

@@ -39,11 +39,15 @@ describe('serviceProxy', () => {
     })
   })
 
-  it("keeps a proxy the caller chose, in init or on a Request", async () => {
+  it('keeps a proxy the caller chose, in init or on a Request', async () => {
     const { fetch, calls } = recordingFetch(ok)
     const f = serviceProxy(APPVIEW)(fetch)
     const mine = 'did:web:mod.example#atproto_labeler'
-    await f('/xrpc/com.atproto.moderation.createReport', { method: 'POST', body: '{}', headers: { 'Atproto-Proxy': mine } })
+    await f('/xrpc/com.atproto.moderation.createReport', {
+      method: 'POST',
+      body: '{}',
+      headers: { 'Atproto-Proxy': mine },
+    })
     await f(new Request(`${PDS}/xrpc/app.bsky.feed.getTimeline`, { headers: { 'atproto-proxy': mine } }))
     expect(calls.map((c) => c.headers.get('atproto-proxy'))).toEqual([mine, mine])
   })
@@ -107,15 +111,28 @@ describe('acceptLabelers', () => {
 
   it("keeps the caller's labelers, filters with `only`, and is a no-op for an empty list", async () => {
     const { fetch, calls } = recordingFetch(ok)
-    await acceptLabelers([MINE])(fetch)('/xrpc/app.bsky.feed.getTimeline', { headers: { 'atproto-accept-labelers': MOD } })
-    await acceptLabelers([MINE], { only: (nsid) => nsid.startsWith('app.bsky.') })(fetch)('/xrpc/com.atproto.repo.getRecord')
+    await acceptLabelers([MINE])(fetch)('/xrpc/app.bsky.feed.getTimeline', {
+      headers: { 'atproto-accept-labelers': MOD },
+    })
+    await acceptLabelers([MINE], { only: (nsid) => nsid.startsWith('app.bsky.') })(fetch)(
+      '/xrpc/com.atproto.repo.getRecord',
+    )
     await acceptLabelers([])(fetch)('/xrpc/app.bsky.feed.getTimeline')
     expect(calls.map((c) => c.headers.get('atproto-accept-labelers'))).toEqual([MOD, null, null])
   })
 
   it('rejects anything but DIDs with an optional ";redact", naming the entry', () => {
-    expect(() => acceptLabelers(MINE as never)).toThrow(new TypeError('acceptLabelers: "labelers" must be an array of DIDs'))
-    for (const bad of ['labeler.example', `${MINE};redact;redact`, `${MINE}, did:web:evil.example`, `${MINE}#x`, `${MINE}\n`, null]) {
+    expect(() => acceptLabelers(MINE as never)).toThrow(
+      new TypeError('acceptLabelers: "labelers" must be an array of DIDs'),
+    )
+    for (const bad of [
+      'labeler.example',
+      `${MINE};redact;redact`,
+      `${MINE}, did:web:evil.example`,
+      `${MINE}#x`,
+      `${MINE}\n`,
+      null,
+    ]) {
       expect(() => acceptLabelers([MOD, bad as string])).toThrow(
         new TypeError('acceptLabelers: "labelers[1]" must be a DID, optionally followed by ";redact"'),
       )

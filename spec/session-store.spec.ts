@@ -50,7 +50,11 @@ describe('isNewerSession', () => {
     // The reference PDS signs deterministically and access tokens carry no jti:
     // same account, same iat second, same exp → byte-identical access JWTs.
     const a = session()
-    const b = { ...a, refreshedAt: new Date(Date.parse(a.refreshedAt) + 300).toISOString(), data: { ...a.data, refreshJwt: fakeJwt({ scope: 'com.atproto.refresh', jti: 'next' }) } }
+    const b = {
+      ...a,
+      refreshedAt: new Date(Date.parse(a.refreshedAt) + 300).toISOString(),
+      data: { ...a.data, refreshJwt: fakeJwt({ scope: 'com.atproto.refresh', jti: 'next' }) },
+    }
     expect(isNewerSession(b, a)).toBe(true)
     expect(isNewerSession(a, b)).toBe(false)
     expect(isNewerSession(b, { ...b, refreshedAt: a.refreshedAt })).toBe(false) // same generation, whatever its timestamp
@@ -241,7 +245,9 @@ describe('RedisSessionStore (fake client)', () => {
 
   it('a corrupt value is a SyntaxError naming the key, never quoting its content', async () => {
     const token = session().data.refreshJwt
-    const error = await new RedisSessionStore(fake(`{"data":{"refreshJwt":${token}}}`), { key: 'alice' }).get().catch((e: unknown) => e)
+    const error = await new RedisSessionStore(fake(`{"data":{"refreshJwt":${token}}}`), { key: 'alice' })
+      .get()
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(SyntaxError)
     expect((error as Error).message).toContain('lex-password-agent:session:alice')
     expect((error as Error).message).not.toContain(token.slice(0, 10))
@@ -276,8 +282,11 @@ describe('PasswordAgent with a store', () => {
     const next = refreshed()
     nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(200, next)
     nock(PDS)
-      .get('/x').reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
-      .get('/x').matchHeader('authorization', `Bearer ${next.accessJwt}`).reply(() => {
+      .get('/x')
+      .reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
+      .get('/x')
+      .matchHeader('authorization', `Bearer ${next.accessJwt}`)
+      .reply(() => {
         order.push(`request ${next.accessJwt.slice(-12)}`)
         return [200, 'ok']
       })
@@ -293,8 +302,12 @@ describe('PasswordAgent with a store', () => {
     const onRefreshed = jest.fn()
     const agent = new PasswordAgent(mine, { store, hooks: { onRefreshed } })
     const scope = nock(PDS)
-      .get('/x').matchHeader('authorization', `Bearer ${mine.data.accessJwt}`).reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
-      .get('/x').matchHeader('authorization', `Bearer ${theirs.data.accessJwt}`).reply(200, 'ok')
+      .get('/x')
+      .matchHeader('authorization', `Bearer ${mine.data.accessJwt}`)
+      .reply(400, xrpcError('ExpiredToken'), JSON_HEADERS)
+      .get('/x')
+      .matchHeader('authorization', `Bearer ${theirs.data.accessJwt}`)
+      .reply(200, 'ok')
     expect((await agent.fetch(`${PDS}/x`)).status).toBe(200)
     scope.done() // and no refreshSession was mocked: none was sent
     expect(agent.session).toEqual(theirs)
@@ -303,7 +316,11 @@ describe('PasswordAgent with a store', () => {
 
   it('adopts the stored next generation even when its access JWT is the same as ours (issued in the same second), instead of spending our refresh token again', async () => {
     const mine = session()
-    const theirs = { ...mine, refreshedAt: new Date(Date.parse(mine.refreshedAt) + 300).toISOString(), data: { ...mine.data, refreshJwt: fakeJwt({ scope: 'com.atproto.refresh', jti: 'theirs' }) } }
+    const theirs = {
+      ...mine,
+      refreshedAt: new Date(Date.parse(mine.refreshedAt) + 300).toISOString(),
+      data: { ...mine.data, refreshJwt: fakeJwt({ scope: 'com.atproto.refresh', jti: 'theirs' }) },
+    }
     const store = new MemorySessionStore(theirs)
     const agent = new PasswordAgent(mine, { store })
     // No refreshSession mocked: spending `mine`'s (already rotated) refresh token would fail here.
@@ -351,32 +368,58 @@ describe('PasswordAgent with a store', () => {
 
   it('resume: a store that fails to read, or holds something that is not a Session, is reported and the given session used', async () => {
     const good = session()
-    const broken = (get: () => Promise<unknown>): SessionStore => ({ get: get as never, set: async () => {}, delete: async () => {} })
+    const broken = (get: () => Promise<unknown>): SessionStore => ({
+      get: get as never,
+      set: async () => {},
+      delete: async () => {},
+    })
     const cases: [string, SessionStore, RegExp][] = [
-      ['read fails', broken(async () => { throw new Error('EACCES: permission denied') }), /could not read the session store \(EACCES: permission denied\)/],
+      [
+        'read fails',
+        broken(async () => {
+          throw new Error('EACCES: permission denied')
+        }),
+        /could not read the session store \(EACCES: permission denied\)/,
+      ],
       ['not a session', broken(async () => ({})), /not a valid Session.*"stored session\.data" must be an object/],
-      ['bad pdsUrl', broken(async () => ({ ...later(good), pdsUrl: 'ftp://x' })), /not a valid Session.*"stored session\.pdsUrl"/],
+      [
+        'bad pdsUrl',
+        broken(async () => ({ ...later(good), pdsUrl: 'ftp://x' })),
+        /not a valid Session.*"stored session\.pdsUrl"/,
+      ],
     ]
     for (const [name, store, warning] of cases) {
       const warnings: string[] = []
       const fetch = jest.fn<typeof globalThis.fetch>()
-      const agent = await PasswordAgent.resume(good, { store, fetch, refresh: 'if-expired', hooks: { onWarning: (m) => void warnings.push(m) } })
+      const agent = await PasswordAgent.resume(good, {
+        store,
+        fetch,
+        refresh: 'if-expired',
+        hooks: { onWarning: (m) => void warnings.push(m) },
+      })
       expect([name, agent.session]).toEqual([name, good])
       expect([name, warnings]).toEqual([name, [expect.stringMatching(warning)]])
       expect(fetch).not.toHaveBeenCalled()
     }
   })
 
-  it('resume adopts a newer stored generation of the same account (running onRefreshed), never another account\'s', async () => {
+  it("resume adopts a newer stored generation of the same account (running onRefreshed), never another account's", async () => {
     const mine = session()
     const theirs = later(mine)
     const onRefreshed = jest.fn()
-    const agent = await PasswordAgent.resume(mine, { store: new MemorySessionStore(theirs), refresh: 'if-expired', hooks: { onRefreshed } })
+    const agent = await PasswordAgent.resume(mine, {
+      store: new MemorySessionStore(theirs),
+      refresh: 'if-expired',
+      hooks: { onRefreshed },
+    })
     expect(agent.session).toEqual(theirs)
     expect(onRefreshed).toHaveBeenCalledWith(theirs)
     const bob = later(session())
     const other = { ...bob, data: { ...bob.data, did: 'did:plc:bob' } }
-    const agent2 = await PasswordAgent.resume(mine, { store: new MemorySessionStore(other as never), refresh: 'if-expired' })
+    const agent2 = await PasswordAgent.resume(mine, {
+      store: new MemorySessionStore(other as never),
+      refresh: 'if-expired',
+    })
     expect(agent2.session).toEqual(mine)
   })
 
@@ -401,22 +444,40 @@ describe('PasswordAgent with a store', () => {
   it('resumeOrLogin: saved session first, password only when it is definitively dead or missing', async () => {
     const store = new MemorySessionStore(session())
     const fetch = jest.fn<typeof globalThis.fetch>()
-    const resumed = await PasswordAgent.resumeOrLogin({ service: SERVICE, identifier: 'a', password: 'b', store, fetch })
+    const resumed = await PasswordAgent.resumeOrLogin({
+      service: SERVICE,
+      identifier: 'a',
+      password: 'b',
+      store,
+      fetch,
+    })
     expect(resumed.success).toBe(true)
     expect(fetch).not.toHaveBeenCalled() // fresh token: not even a refresh
 
     const dead = new MemorySessionStore(session({}, { accessJwt: fakeJwt({}, -10) }))
     const scope = nock(SERVICE)
-      .post('/xrpc/com.atproto.server.refreshSession').reply(400, xrpcError('ExpiredToken', 'Token has been revoked'))
-      .post('/xrpc/com.atproto.server.createSession').reply(200, sessionData())
-    const relogged = await PasswordAgent.resumeOrLogin({ service: SERVICE, identifier: 'a', password: 'b', store: dead })
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .reply(400, xrpcError('ExpiredToken', 'Token has been revoked'))
+      .post('/xrpc/com.atproto.server.createSession')
+      .reply(200, sessionData())
+    const relogged = await PasswordAgent.resumeOrLogin({
+      service: SERVICE,
+      identifier: 'a',
+      password: 'b',
+      store: dead,
+    })
     scope.done()
     expect(relogged.success).toBe(true)
     expect((await dead.get())?.data.did).toBe(DID)
 
     const empty = new MemorySessionStore()
     nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(401, xrpcError('AuthenticationRequired'))
-    const refused = await PasswordAgent.resumeOrLogin({ service: SERVICE, identifier: 'a', password: 'b', store: empty })
+    const refused = await PasswordAgent.resumeOrLogin({
+      service: SERVICE,
+      identifier: 'a',
+      password: 'b',
+      store: empty,
+    })
     expect(refused.success).toBe(false)
   })
 
@@ -429,10 +490,12 @@ describe('PasswordAgent with a store', () => {
   })
 
   it('validates the store option', async () => {
-    expect(() => new PasswordAgent(session(), { store: {} as never })).toThrow(new TypeError('PasswordAgent: "store.get" must be a function'))
-    await expect(PasswordAgent.resumeOrLogin({ service: SERVICE, identifier: 'a', password: 'b' } as never)).rejects.toThrow(
-      new TypeError('resumeOrLogin: "store" must be a SessionStore'),
+    expect(() => new PasswordAgent(session(), { store: {} as never })).toThrow(
+      new TypeError('PasswordAgent: "store.get" must be a function'),
     )
+    await expect(
+      PasswordAgent.resumeOrLogin({ service: SERVICE, identifier: 'a', password: 'b' } as never),
+    ).rejects.toThrow(new TypeError('resumeOrLogin: "store" must be a SessionStore'))
   })
 })
 
@@ -449,7 +512,9 @@ describe('store edge cases', () => {
     }
     const onDeleted = jest.fn()
     const agent = new PasswordAgent(mine, { store, hooks: { onDeleted } })
-    nock(SERVICE).post('/xrpc/com.atproto.server.refreshSession').reply(400, xrpcError('ExpiredToken', 'Token has been revoked'))
+    nock(SERVICE)
+      .post('/xrpc/com.atproto.server.refreshSession')
+      .reply(400, xrpcError('ExpiredToken', 'Token has been revoked'))
     await expect(agent.refresh()).resolves.toEqual(theirs)
     expect(onDeleted).not.toHaveBeenCalled()
     expect(agent.destroyed).toBe(false)

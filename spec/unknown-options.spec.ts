@@ -56,44 +56,173 @@ const LOGIN = { service: SERVICE, identifier: 'alice.example', password: 'hunter
 /** [name, call with the misspelled key, the message it must throw] */
 type Row = [name: string, call: () => unknown, message: string]
 
-const notAnOption = (where: string, key: string, meant: string) => `${where}: "${key}" is not an option (did you mean "${meant}"?)`
+const notAnOption = (where: string, key: string, meant: string) =>
+  `${where}: "${key}" is not an option (did you mean "${meant}"?)`
 
 const AGENT: Row[] = [
   ['login', () => PasswordAgent.login({ ...LOGIN, hook: {} } as never), notAnOption('login', 'hook', 'hooks')],
-  ['login: a credentials URL and its options', () => PasswordAgent.login('https://alice:pw@entryway.example', { fetch: terminal, refreshTimeoutMS: 1000 } as never), notAnOption('login', 'refreshTimeoutMS', 'refreshTimeoutMs')],
-  ['login: resolveService', () => PasswordAgent.login({ ...LOGIN, service: undefined, resolveServce: discoverService } as never), notAnOption('login', 'resolveServce', 'resolveService')],
-  ['login: hooks', () => PasswordAgent.login({ ...LOGIN, hooks: { onRefresh: () => {} } } as never), notAnOption('login', 'hooks.onRefresh', 'hooks.onRefreshed')],
-  ['login: refreshBackoff', () => PasswordAgent.login({ ...LOGIN, refreshBackoff: { minMS: 0 } } as never), notAnOption('login', 'refreshBackoff.minMS', 'refreshBackoff.minMs')],
-  ['login: refreshAhead', () => PasswordAgent.login({ ...LOGIN, refreshAhead: { margin: 1000 } } as never), notAnOption('login', 'refreshAhead.margin', 'refreshAhead.marginMs')],
-  ['login: discovery', () => PasswordAgent.login({ ...LOGIN, service: undefined, resolveService: discoverService, discovery: { plcDirectory: 'https://plc.example' } } as never), notAnOption('login', 'discovery.plcDirectory', 'discovery.plcDirectoryUrl')],
-  ['resume', () => PasswordAgent.resume(session(), { fetch: terminal, refersh: 'if-expired' } as never), notAnOption('resume', 'refersh', 'refresh')],
-  ['resume: hooks', () => PasswordAgent.resume(session(), { fetch: terminal, hooks: { ondeleted: () => {} } } as never), notAnOption('resume', 'hooks.ondeleted', 'hooks.onDeleted')],
-  ['resume: refreshAhead', () => PasswordAgent.resume(session(), { fetch: terminal, refreshAhead: { jitterMS: 0 } } as never), notAnOption('resume', 'refreshAhead.jitterMS', 'refreshAhead.jitterMs')],
-  ['new PasswordAgent', () => new PasswordAgent(session(), { fetch: terminal, sotre: new MemorySessionStore() } as never), notAnOption('PasswordAgent', 'sotre', 'store')],
-  ['new PasswordAgent: refreshBackoff', () => new PasswordAgent(session(), { fetch: terminal, refreshBackoff: { max: 1 } } as never), notAnOption('PasswordAgent', 'refreshBackoff.max', 'refreshBackoff.maxMs')],
-  ['delete', () => PasswordAgent.delete(session(), { fecth: terminal } as never), notAnOption('delete', 'fecth', 'fetch')],
-  ['resumeOrLogin', () => PasswordAgent.resumeOrLogin({ ...LOGIN, stores: new MemorySessionStore() } as never), notAnOption('resumeOrLogin', 'stores', 'store')],
-  ['resumeOrLogin: hooks', () => PasswordAgent.resumeOrLogin({ ...LOGIN, store: new MemorySessionStore(session()), hooks: { onWarn: () => {} } } as never), notAnOption('resumeOrLogin', 'hooks.onWarn', 'hooks.onWarning')],
-  ['createAccount: input', () => PasswordAgent.createAccount({ handle: 'alice.example', invitecode: 'x' } as never, { service: SERVICE, fetch: terminal }), notAnOption('createAccount', 'input.invitecode', 'input.inviteCode')],
-  ['createAccount: options', () => PasswordAgent.createAccount({ handle: 'alice.example' }, { servce: SERVICE, fetch: terminal } as never), notAnOption('createAccount', 'servce', 'service')],
-  ['discoverService', () => discoverService(DID, { fetch: terminal, resolveTXT: async () => null } as never), notAnOption('discoverService', 'resolveTXT', 'resolveTxt')],
+  [
+    'login: a credentials URL and its options',
+    () =>
+      PasswordAgent.login('https://alice:pw@entryway.example', { fetch: terminal, refreshTimeoutMS: 1000 } as never),
+    notAnOption('login', 'refreshTimeoutMS', 'refreshTimeoutMs'),
+  ],
+  [
+    'login: resolveService',
+    () => PasswordAgent.login({ ...LOGIN, service: undefined, resolveServce: discoverService } as never),
+    notAnOption('login', 'resolveServce', 'resolveService'),
+  ],
+  [
+    'login: hooks',
+    () => PasswordAgent.login({ ...LOGIN, hooks: { onRefresh: () => {} } } as never),
+    notAnOption('login', 'hooks.onRefresh', 'hooks.onRefreshed'),
+  ],
+  [
+    'login: refreshBackoff',
+    () => PasswordAgent.login({ ...LOGIN, refreshBackoff: { minMS: 0 } } as never),
+    notAnOption('login', 'refreshBackoff.minMS', 'refreshBackoff.minMs'),
+  ],
+  [
+    'login: refreshAhead',
+    () => PasswordAgent.login({ ...LOGIN, refreshAhead: { margin: 1000 } } as never),
+    notAnOption('login', 'refreshAhead.margin', 'refreshAhead.marginMs'),
+  ],
+  [
+    'login: discovery',
+    () =>
+      PasswordAgent.login({
+        ...LOGIN,
+        service: undefined,
+        resolveService: discoverService,
+        discovery: { plcDirectory: 'https://plc.example' },
+      } as never),
+    notAnOption('login', 'discovery.plcDirectory', 'discovery.plcDirectoryUrl'),
+  ],
+  [
+    'resume',
+    () => PasswordAgent.resume(session(), { fetch: terminal, refersh: 'if-expired' } as never),
+    notAnOption('resume', 'refersh', 'refresh'),
+  ],
+  [
+    'resume: hooks',
+    () => PasswordAgent.resume(session(), { fetch: terminal, hooks: { ondeleted: () => {} } } as never),
+    notAnOption('resume', 'hooks.ondeleted', 'hooks.onDeleted'),
+  ],
+  [
+    'resume: refreshAhead',
+    () => PasswordAgent.resume(session(), { fetch: terminal, refreshAhead: { jitterMS: 0 } } as never),
+    notAnOption('resume', 'refreshAhead.jitterMS', 'refreshAhead.jitterMs'),
+  ],
+  [
+    'new PasswordAgent',
+    () => new PasswordAgent(session(), { fetch: terminal, sotre: new MemorySessionStore() } as never),
+    notAnOption('PasswordAgent', 'sotre', 'store'),
+  ],
+  [
+    'new PasswordAgent: refreshBackoff',
+    () => new PasswordAgent(session(), { fetch: terminal, refreshBackoff: { max: 1 } } as never),
+    notAnOption('PasswordAgent', 'refreshBackoff.max', 'refreshBackoff.maxMs'),
+  ],
+  [
+    'delete',
+    () => PasswordAgent.delete(session(), { fecth: terminal } as never),
+    notAnOption('delete', 'fecth', 'fetch'),
+  ],
+  [
+    'resumeOrLogin',
+    () => PasswordAgent.resumeOrLogin({ ...LOGIN, stores: new MemorySessionStore() } as never),
+    notAnOption('resumeOrLogin', 'stores', 'store'),
+  ],
+  [
+    'resumeOrLogin: hooks',
+    () =>
+      PasswordAgent.resumeOrLogin({
+        ...LOGIN,
+        store: new MemorySessionStore(session()),
+        hooks: { onWarn: () => {} },
+      } as never),
+    notAnOption('resumeOrLogin', 'hooks.onWarn', 'hooks.onWarning'),
+  ],
+  [
+    'createAccount: input',
+    () =>
+      PasswordAgent.createAccount({ handle: 'alice.example', invitecode: 'x' } as never, {
+        service: SERVICE,
+        fetch: terminal,
+      }),
+    notAnOption('createAccount', 'input.invitecode', 'input.inviteCode'),
+  ],
+  [
+    'createAccount: options',
+    () => PasswordAgent.createAccount({ handle: 'alice.example' }, { servce: SERVICE, fetch: terminal } as never),
+    notAnOption('createAccount', 'servce', 'service'),
+  ],
+  [
+    'discoverService',
+    () => discoverService(DID, { fetch: terminal, resolveTXT: async () => null } as never),
+    notAnOption('discoverService', 'resolveTXT', 'resolveTxt'),
+  ],
 ]
 
 const MIDDLEWARE: Record<keyof typeof middleware, Row> = {
-  authHeader: ['authHeader', () => middleware.authHeader({ sessions: holder() } as never), notAnOption('authHeader', 'sessions', 'session')],
-  routeToPds: ['routeToPds', () => middleware.routeToPds({ session: holder(), sesion: 1 } as never), notAnOption('routeToPds', 'sesion', 'session')],
-  refreshOnExpired: ['refreshOnExpired', () => middleware.refreshOnExpired({ session: holder(), maxPeekByte: 1 } as never), notAnOption('refreshOnExpired', 'maxPeekByte', 'maxPeekBytes')],
-  refreshAhead: ['refreshAhead', () => middleware.refreshAhead({ session: holder(), streamMargin: 0 } as never), notAnOption('refreshAhead', 'streamMargin', 'streamMarginMs')],
-  rateLimit: ['rateLimit', () => middleware.rateLimit({ maxWait: 0 } as never), notAnOption('rateLimit', 'maxWait', 'maxWaitMs')],
-  retry: ['retry', () => middleware.retry({ maxRetires: 1 } as never), notAnOption('retry', 'maxRetires', 'maxRetries')],
-  serviceProxy: ['serviceProxy', () => middleware.serviceProxy('did:web:api.bsky.app#bsky_appview', { onyl: () => true } as never), notAnOption('serviceProxy', 'onyl', 'only')],
-  acceptLabelers: ['acceptLabelers', () => middleware.acceptLabelers([DID], { Only: () => true } as never), notAnOption('acceptLabelers', 'Only', 'only')],
-  logger: ['logger', () => middleware.logger({ redactParam: ['x'] } as never), notAnOption('logger', 'redactParam', 'redactParams')],
+  authHeader: [
+    'authHeader',
+    () => middleware.authHeader({ sessions: holder() } as never),
+    notAnOption('authHeader', 'sessions', 'session'),
+  ],
+  routeToPds: [
+    'routeToPds',
+    () => middleware.routeToPds({ session: holder(), sesion: 1 } as never),
+    notAnOption('routeToPds', 'sesion', 'session'),
+  ],
+  refreshOnExpired: [
+    'refreshOnExpired',
+    () => middleware.refreshOnExpired({ session: holder(), maxPeekByte: 1 } as never),
+    notAnOption('refreshOnExpired', 'maxPeekByte', 'maxPeekBytes'),
+  ],
+  refreshAhead: [
+    'refreshAhead',
+    () => middleware.refreshAhead({ session: holder(), streamMargin: 0 } as never),
+    notAnOption('refreshAhead', 'streamMargin', 'streamMarginMs'),
+  ],
+  rateLimit: [
+    'rateLimit',
+    () => middleware.rateLimit({ maxWait: 0 } as never),
+    notAnOption('rateLimit', 'maxWait', 'maxWaitMs'),
+  ],
+  retry: [
+    'retry',
+    () => middleware.retry({ maxRetires: 1 } as never),
+    notAnOption('retry', 'maxRetires', 'maxRetries'),
+  ],
+  serviceProxy: [
+    'serviceProxy',
+    () => middleware.serviceProxy('did:web:api.bsky.app#bsky_appview', { onyl: () => true } as never),
+    notAnOption('serviceProxy', 'onyl', 'only'),
+  ],
+  acceptLabelers: [
+    'acceptLabelers',
+    () => middleware.acceptLabelers([DID], { Only: () => true } as never),
+    notAnOption('acceptLabelers', 'Only', 'only'),
+  ],
+  logger: [
+    'logger',
+    () => middleware.logger({ redactParam: ['x'] } as never),
+    notAnOption('logger', 'redactParam', 'redactParams'),
+  ],
 }
 
 const STORES: Row[] = [
-  ['FileSessionStore', () => new FileSessionStore('session.json', { staleMS: 1000 } as never), notAnOption('FileSessionStore', 'staleMS', 'staleMs')],
-  ['RedisSessionStore', () => new RedisSessionStore(redis, { key: 'alice', lockTtl: 1000 } as never), notAnOption('RedisSessionStore', 'lockTtl', 'lockTtlMs')],
+  [
+    'FileSessionStore',
+    () => new FileSessionStore('session.json', { staleMS: 1000 } as never),
+    notAnOption('FileSessionStore', 'staleMS', 'staleMs'),
+  ],
+  [
+    'RedisSessionStore',
+    () => new RedisSessionStore(redis, { key: 'alice', lockTtl: 1000 } as never),
+    notAnOption('RedisSessionStore', 'lockTtl', 'lockTtlMs'),
+  ],
 ]
 
 /** The outcome of `call`, thrown or rejected. */
@@ -115,9 +244,13 @@ describe('a misspelled option is refused, naming it and the option it most likel
   })
 
   it('covers every middleware factory and every static entry point of PasswordAgent', () => {
-    const factories = Object.keys(middleware).filter((name) => typeof middleware[name as keyof typeof middleware] === 'function')
+    const factories = Object.keys(middleware).filter(
+      (name) => typeof middleware[name as keyof typeof middleware] === 'function',
+    )
     expect(factories.sort()).toEqual(Object.keys(MIDDLEWARE).sort())
-    const statics = Object.getOwnPropertyNames(PasswordAgent).filter((name) => typeof (PasswordAgent as never)[name] === 'function')
+    const statics = Object.getOwnPropertyNames(PasswordAgent).filter(
+      (name) => typeof (PasswordAgent as never)[name] === 'function',
+    )
     const walked = new Set(AGENT.map(([name]) => name.split(':')[0]))
     for (const name of statics) expect([name, walked.has(name)]).toEqual([name, true])
   })
@@ -131,7 +264,14 @@ describe('a misspelled option is refused, naming it and the option it most likel
   it('keeps accepting every documented key (one call each with all of them)', async () => {
     const store = new MemorySessionStore()
     const agentOptions = {
-      hooks: { onRefreshed() {}, onRefreshFailure() {}, onDeleted() {}, onDeleteFailure() {}, onWarning() {}, onHookError() {} },
+      hooks: {
+        onRefreshed() {},
+        onRefreshFailure() {},
+        onDeleted() {},
+        onDeleteFailure() {},
+        onWarning() {},
+        onHookError() {},
+      },
       fetch: terminal,
       refreshTimeoutMs: 1000,
       maxSessionAnswerBytes: 1024,
@@ -155,9 +295,13 @@ describe('a misspelled option is refused, naming it and the option it most likel
     ).rejects.toThrow('no request may be sent')
     terminal.mockClear()
     expect(() => new FileSessionStore('session.json', { staleMs: 1000, acquireTimeoutMs: 1000 })).not.toThrow()
-    expect(() => new RedisSessionStore(redis, { key: 'alice', prefix: '', lockTtlMs: 1000, acquireTimeoutMs: 1000 })).not.toThrow()
+    expect(
+      () => new RedisSessionStore(redis, { key: 'alice', prefix: '', lockTtlMs: 1000, acquireTimeoutMs: 1000 }),
+    ).not.toThrow()
     expect(() => middleware.rateLimit({ concurrency: 1, maxWaitMs: 0 })).not.toThrow()
-    expect(() => middleware.retry({ maxRetries: 0, minDelayMs: 0, maxDelayMs: 0, budgetMs: 0, procedures: [] })).not.toThrow()
+    expect(() =>
+      middleware.retry({ maxRetries: 0, minDelayMs: 0, maxDelayMs: 0, budgetMs: 0, procedures: [] }),
+    ).not.toThrow()
     expect(() => middleware.logger({ log: () => {}, redactParams: [] })).not.toThrow()
     expect(() => middleware.refreshOnExpired({ session: holder(), maxPeekBytes: 1 })).not.toThrow()
   })

@@ -39,12 +39,24 @@ const SESSIONS: Row[] = [
   ['no accessJwt', withoutData('accessJwt'), /"session\.data\.accessJwt"/],
   ['empty accessJwt', withData({ accessJwt: '' }), /"session\.data\.accessJwt"/],
   ['accessJwt not JWT-shaped', withData({ accessJwt: 'not-a-jwt-at-all' }), /"session\.data\.accessJwt"/],
-  ['accessJwt with a "Bearer " prefix', () => withData({ accessJwt: `Bearer ${jwt()}` })(), /"session\.data\.accessJwt"/],
+  [
+    'accessJwt with a "Bearer " prefix',
+    () => withData({ accessJwt: `Bearer ${jwt()}` })(),
+    /"session\.data\.accessJwt"/,
+  ],
   ['accessJwt with a trailing newline', () => withData({ accessJwt: `${jwt()}\n` })(), /"session\.data\.accessJwt"/],
   ['accessJwt a number', withData({ accessJwt: 123 }), /"session\.data\.accessJwt"/],
-  ['accessJwt of 20 000 characters', withData({ accessJwt: `${'a'.repeat(10_000)}.${'b'.repeat(10_000)}.c` }), /"session\.data\.accessJwt"/],
+  [
+    'accessJwt of 20 000 characters',
+    withData({ accessJwt: `${'a'.repeat(10_000)}.${'b'.repeat(10_000)}.c` }),
+    /"session\.data\.accessJwt"/,
+  ],
   ['no refreshJwt', withoutData('refreshJwt'), /"session\.data\.refreshJwt"/],
-  ['refreshJwt with two parts', withData({ refreshJwt: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0' }), /"session\.data\.refreshJwt"/],
+  [
+    'refreshJwt with two parts',
+    withData({ refreshJwt: 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0' }),
+    /"session\.data\.refreshJwt"/,
+  ],
   ['refreshJwt an object', () => withData({ refreshJwt: { token: jwt() } })(), /"session\.data\.refreshJwt"/],
   ['no did', withoutData('did'), /"session\.data\.did"/],
   ['did a handle', withData({ did: 'alice.bsky.social' }), /"session\.data\.did"/],
@@ -128,9 +140,21 @@ const NOT_OPTIONS: Row[] = [
 /** Malformed login options (valid otherwise). */
 const LOGIN: Row[] = [
   ['no service and no resolveService', () => ({ service: undefined }), /"service"/],
-  ['no service with an email identifier (nothing to discover)', () => ({ service: undefined, identifier: 'alice@example.com', resolveService: discoverService }), /"service"/],
-  ['resolveService a string', () => ({ service: undefined, resolveService: 'https://bsky.social' }), /"resolveService"/],
-  ['discovery a string', () => ({ service: undefined, resolveService: discoverService, discovery: 'plc' }), /"discovery"/],
+  [
+    'no service with an email identifier (nothing to discover)',
+    () => ({ service: undefined, identifier: 'alice@example.com', resolveService: discoverService }),
+    /"service"/,
+  ],
+  [
+    'resolveService a string',
+    () => ({ service: undefined, resolveService: 'https://bsky.social' }),
+    /"resolveService"/,
+  ],
+  [
+    'discovery a string',
+    () => ({ service: undefined, resolveService: discoverService, discovery: 'plc' }),
+    /"discovery"/,
+  ],
   ['empty service', () => ({ service: '' }), /"service"/],
   ['service ftp:', () => ({ service: 'ftp://entryway.example' }), /"service"/],
   ['service javascript:', () => ({ service: 'javascript:alert(1)' }), /"service"/],
@@ -142,7 +166,17 @@ const LOGIN: Row[] = [
   ['service null', () => ({ service: null }), /"service"/],
   ['service an ftp: URL object', () => ({ service: new URL('ftp://bsky.social') }), /"service"/],
   ['service a null-prototype object', () => ({ service: Object.create(null) }), /"service"/],
-  ['service an object whose toString throws', () => ({ service: { toString: () => { throw new Error('boom') } } }), /"service"/],
+  [
+    'service an object whose toString throws',
+    () => ({
+      service: {
+        toString: () => {
+          throw new Error('boom')
+        },
+      },
+    }),
+    /"service"/,
+  ],
   ['no identifier', () => ({ identifier: undefined }), /"identifier"/],
   ['empty identifier', () => ({ identifier: '' }), /"identifier"/],
   ['identifier a number', () => ({ identifier: 42 }), /"identifier"/],
@@ -184,7 +218,9 @@ const SECRET_BITS = ['hunter2-secret', 'qwerty-secret', 'pw-123456', 'sekrit-123
 let inputsTried = 0
 const nonTypeErrors: string[] = []
 afterAll(() => {
-  console.info(`validation.spec: ${inputsTried} malformed inputs tried, ${nonTypeErrors.length} non-TypeError outcomes${nonTypeErrors.length ? `: ${nonTypeErrors.join('; ')}` : ''}`)
+  console.info(
+    `validation.spec: ${inputsTried} malformed inputs tried, ${nonTypeErrors.length} non-TypeError outcomes${nonTypeErrors.length ? `: ${nonTypeErrors.join('; ')}` : ''}`,
+  )
 })
 
 // Nothing may go out: a fetch spy in the options, a spy on the global fetch, and nock's unmatched requests.
@@ -213,7 +249,8 @@ async function expectRefused(label: string, input: unknown, field: RegExp, call:
   } catch (err) {
     outcome = err
   }
-  if (!(outcome instanceof TypeError)) nonTypeErrors.push(`${label}: ${outcome === undefined ? 'accepted' : String(outcome)}`)
+  if (!(outcome instanceof TypeError))
+    nonTypeErrors.push(`${label}: ${outcome === undefined ? 'accepted' : String(outcome)}`)
   expect(outcome).toBeInstanceOf(TypeError)
   const { message } = outcome as TypeError
   expect(message).toMatch(field)
@@ -230,7 +267,12 @@ describe('malformed sessions', () => {
 
   it.each(SESSIONS)('new PasswordAgent(%s)', (name, make, field) => {
     const s = make()
-    return expectRefused(`new PasswordAgent(${name})`, s, field, () => new PasswordAgent(s as Session, { fetch: terminal }))
+    return expectRefused(
+      `new PasswordAgent(${name})`,
+      s,
+      field,
+      () => new PasswordAgent(s as Session, { fetch: terminal }),
+    )
   })
   it.each(SESSIONS)('PasswordAgent.resume(%s)', (name, make, field) => {
     const s = make()
@@ -245,7 +287,12 @@ describe('malformed sessions', () => {
 describe('malformed options', () => {
   it.each(OPTIONS)('new PasswordAgent(session, %s)', (name, make, field) => {
     const o = { fetch: terminal, ...(make() as object) }
-    return expectRefused(`new PasswordAgent(session, ${name})`, o, field, () => new PasswordAgent(makeSession(), o as never))
+    return expectRefused(
+      `new PasswordAgent(session, ${name})`,
+      o,
+      field,
+      () => new PasswordAgent(makeSession(), o as never),
+    )
   })
   it.each(OPTIONS)('PasswordAgent.resume(session, %s)', (name, make, field) => {
     const o = { fetch: terminal, ...(make() as object) }
@@ -265,18 +312,29 @@ describe('malformed options', () => {
     ))
 
   it.each(NOT_OPTIONS)('new PasswordAgent(session, %s)', (name, make, field) =>
-    expectRefused(`new PasswordAgent(session, ${name})`, make(), field, () => new PasswordAgent(makeSession(), make() as never)),
+    expectRefused(
+      `new PasswordAgent(session, ${name})`,
+      make(),
+      field,
+      () => new PasswordAgent(makeSession(), make() as never),
+    ),
   )
   it.each(NOT_OPTIONS)('PasswordAgent.resume(session, %s)', (name, make, field) =>
-    expectRefused(`resume(session, ${name})`, make(), field, () => PasswordAgent.resume(makeSession(), make() as never)),
+    expectRefused(`resume(session, ${name})`, make(), field, () =>
+      PasswordAgent.resume(makeSession(), make() as never),
+    ),
   )
   it.each(NOT_OPTIONS)('PasswordAgent.delete(session, %s)', (name, make, field) =>
-    expectRefused(`delete(session, ${name})`, make(), field, () => PasswordAgent.delete(makeSession(), make() as never)),
+    expectRefused(`delete(session, ${name})`, make(), field, () =>
+      PasswordAgent.delete(makeSession(), make() as never),
+    ),
   )
   // A string or URL is a credentials URL for login: its own rows are below.
-  it.each([...NOT_OPTIONS.filter(([name]) => name !== 'options a string'), ['options undefined', () => undefined, /options must be an object/] as Row])(
-    'PasswordAgent.login(%s)',
-    (name, make, field) => expectRefused(`login(${name})`, make(), field, () => PasswordAgent.login(make() as never)),
+  it.each([
+    ...NOT_OPTIONS.filter(([name]) => name !== 'options a string'),
+    ['options undefined', () => undefined, /options must be an object/] as Row,
+  ])('PasswordAgent.login(%s)', (name, make, field) =>
+    expectRefused(`login(${name})`, make(), field, () => PasswordAgent.login(make() as never)),
   )
 })
 
@@ -292,7 +350,9 @@ const LOGIN_URLS: Row[] = [
 
 describe('malformed credentials URLs', () => {
   it.each(LOGIN_URLS)('PasswordAgent.login(%s)', (name, make, field) =>
-    expectRefused(`login(url: ${name})`, make(), field, () => PasswordAgent.login(make() as string, { fetch: terminal })),
+    expectRefused(`login(url: ${name})`, make(), field, () =>
+      PasswordAgent.login(make() as string, { fetch: terminal }),
+    ),
   )
 })
 
@@ -317,7 +377,9 @@ describe('well-formed input still goes through', () => {
   })
 
   it('login with a URL object service sends exactly one createSession', async () => {
-    terminal.mockImplementation(async () => Response.json({ error: 'AuthenticationRequired', message: 'Invalid identifier or password' }, { status: 401 }))
+    terminal.mockImplementation(async () =>
+      Response.json({ error: 'AuthenticationRequired', message: 'Invalid identifier or password' }, { status: 401 }),
+    )
     const res = await PasswordAgent.login({ ...LOGIN_BASE, service: new URL(SERVICE), fetch: terminal })
     expect(res.success).toBe(false)
     expect(terminal).toHaveBeenCalledTimes(1)

@@ -128,5 +128,7 @@ function within(a: string, b: string, edits: number): boolean {
   return a[0] === b[0]
     ? a === b || within(a.slice(1), b.slice(1), edits)
     : edits > 0 &&
-        (within(a.slice(1), b, edits - 1) || within(a, b.slice(1), edits - 1) || within(a.slice(1), b.slice(1), edits - 1))
+        (within(a.slice(1), b, edits - 1) ||
+          within(a, b.slice(1), edits - 1) ||
+          within(a.slice(1), b.slice(1), edits - 1))
 }

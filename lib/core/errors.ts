@@ -160,6 +160,7 @@ export class RateLimitedError extends XrpcResponseError {
 }
 
 /** The typed subclass for an expected refusal, or the error itself. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any method's refusal
 export function typedFailure<E extends XrpcResponseError<any>>(error: E): E {
   const Typed =
     error.error === 'AuthFactorTokenRequired'
@@ -251,4 +252,3 @@ export class DiscoveryError extends Error {
     brand(this)
   }
 }
-

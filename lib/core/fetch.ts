@@ -5,10 +5,7 @@ import { arrayOf, check, func } from './check.ts'
  * and produces, so any of them can wrap `globalThis.fetch`, ofetch, undici or
  * another middleware.
  */
-export type FetchLike = (
-  input: string | URL | Request,
-  init?: RequestInit,
-) => Promise<Response>
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
 
 /**
  * Wraps the next fetch in the chain. A middleware may call `next` zero, one or
@@ -33,10 +30,7 @@ export const globalFetch: FetchLike = (input, init) => globalThis.fetch(input, i
  * const fetch = pipeline([logger, refreshOnExpired({ session }), authHeader({ session })])
  * ```
  */
-export function pipeline(
-  middlewares: readonly Middleware[],
-  terminal: FetchLike = globalFetch,
-): FetchLike {
+export function pipeline(middlewares: readonly Middleware[], terminal: FetchLike = globalFetch): FetchLike {
   check('pipeline', 'middlewares', middlewares, arrayOf(func))
   check('pipeline', 'terminal', terminal, func)
   return middlewares.reduceRight<FetchLike>((next, mw) => mw(next), terminal)

@@ -44,11 +44,7 @@ export const refreshSession = /*#__PURE__*/ l.procedure(
 )
 
 /** `com.atproto.server.getSession`: account info for the access token. */
-export const getSession = /*#__PURE__*/ l.query(
-  'com.atproto.server.getSession',
-  l.params(),
-  l.jsonPayload(accountInfo),
-)
+export const getSession = /*#__PURE__*/ l.query('com.atproto.server.getSession', l.params(), l.jsonPayload(accountInfo))
 
 /** `com.atproto.server.deleteSession`: revoke the session (refresh JWT as bearer). */
 export const deleteSession = /*#__PURE__*/ l.procedure(

@@ -129,11 +129,7 @@ export function accessTokenAllowed(session: Session, url: URL): boolean {
  * caller set no `Authorization` of their own, and it goes (or will be routed)
  * to one of the session's origins. `input` as {@link pinInput} left it.
  */
-export function carriesAccessToken(
-  session: Session,
-  input: string | URL | Request,
-  init?: RequestInit,
-): boolean {
+export function carriesAccessToken(session: Session, input: string | URL | Request, init?: RequestInit): boolean {
   if (inputHeaders(input, init).has('authorization')) return false
   const raw = inputUrl(input)
   if (raw === undefined) return false // authHeader sends no token where it cannot tell the URL

@@ -15,6 +15,7 @@ export type { SessionSource } from './session-source.ts'
 export type SessionHolderOptions = {
   /** Terminal fetch for refreshSession / getSession / deleteSession (default: global fetch). */
   fetch?: FetchLike
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- `this` is whatever thisArg is
   hooks?: SessionHooks<any>
   /** `this` for the hooks (the agent). */
   thisArg?: unknown

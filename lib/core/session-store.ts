@@ -74,6 +74,8 @@ export function parseStoredSession(text: string, where: string): Session {
     value = JSON.parse(text)
   } catch (err) {
     const at = /position (\d+)/.exec(err instanceof Error ? err.message : '')?.[1]
+    // No cause on purpose: the SyntaxError quotes the text around the fault, a token maybe.
+    // eslint-disable-next-line preserve-caught-error
     throw new SyntaxError(`the stored session in ${where} is not valid JSON${at ? ` (at position ${at})` : ''}`)
   }
   assertSession(value, 'store', 'stored session')

@@ -36,8 +36,7 @@ export type Session = {
 const JWT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 const DID_RE = /^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$/
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v)
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** Parses an http(s) URL, or returns `null`. Never echoes the value in errors. */
 export function parseHttpUrl(value: unknown): URL | null {
@@ -105,10 +104,10 @@ export function pdsEndpoint(didDoc: unknown, did: string): PdsEndpoint {
   if (!isObject(didDoc) || didDoc.id !== did) return refused('is missing or of another DID')
   const services = Array.isArray(didDoc.service) ? didDoc.service : []
   const entry = services.find(
-    (s): s is Record<string, unknown> =>
-      isObject(s) && (s.id === '#atproto_pds' || s.id === `${did}#atproto_pds`),
+    (s): s is Record<string, unknown> => isObject(s) && (s.id === '#atproto_pds' || s.id === `${did}#atproto_pds`),
   )
-  if (entry?.type !== 'AtprotoPersonalDataServer') return refused('has no #atproto_pds of type AtprotoPersonalDataServer')
+  if (entry?.type !== 'AtprotoPersonalDataServer')
+    return refused('has no #atproto_pds of type AtprotoPersonalDataServer')
   const url = parseHttpUrl(entry.serviceEndpoint)
   if (!url || url.username || url.password || url.search || url.hash || url.pathname !== '/') {
     return refused('gives no bare http(s) origin for #atproto_pds')

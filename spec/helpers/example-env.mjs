@@ -87,7 +87,8 @@ async function answer(url, req) {
       return nsid.endsWith('refreshSession') ? json(200, sessionFor(handleOf(c.sub))) : new Response(null)
     }
   }
-  if (c?.scope !== 'com.atproto.appPass' || url.origin !== PDS) return err(401, 'AuthMissing', 'Authentication Required')
+  if (c?.scope !== 'com.atproto.appPass' || url.origin !== PDS)
+    return err(401, 'AuthMissing', 'Authentication Required')
   switch (nsid) {
     case 'app.bsky.actor.getProfile':
       return json(200, { did: c.sub, handle: handleOf(c.sub), displayName: 'Alice', followersCount: 1 })

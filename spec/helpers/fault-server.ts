@@ -87,7 +87,10 @@ export function streamJson(total: number, { status = 200, contentLength = false 
   const chunk = Buffer.alloc(64 * 1024, 0x61)
   const handler: StreamingHandler = Object.assign(
     (_req: Received, res: ServerResponse) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...(contentLength ? { 'content-length': String(total) } : {}) })
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        ...(contentLength ? { 'content-length': String(total) } : {}),
+      })
       let left = total - head.length - tail.length
       res.write(head)
       handler.sent += head.length

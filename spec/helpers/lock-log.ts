@@ -18,7 +18,14 @@ export type LockLogReport = {
 export function readLockLog(text: string): LockLogReport {
   // pid -> killed while inside (its lines after the kill, if any, raced the signal)
   const inside = new Map<number, boolean>()
-  const report: LockLogReport = { entries: 0, kills: 0, killsInside: 0, violations: 0, longestGapMs: 0, longestTakeoverMs: 0 }
+  const report: LockLogReport = {
+    entries: 0,
+    kills: 0,
+    killsInside: 0,
+    violations: 0,
+    longestGapMs: 0,
+    longestTakeoverMs: 0,
+  }
   let lastEntry: number | undefined
   let killedInsideAt: number | undefined
   for (const line of text.split('\n')) {
@@ -33,7 +40,8 @@ export function readLockLog(text: string): LockLogReport {
       inside.set(pid, false)
       report.entries++
       if (lastEntry !== undefined) report.longestGapMs = Math.max(report.longestGapMs, at - lastEntry)
-      if (killedInsideAt !== undefined) report.longestTakeoverMs = Math.max(report.longestTakeoverMs, at - killedInsideAt)
+      if (killedInsideAt !== undefined)
+        report.longestTakeoverMs = Math.max(report.longestTakeoverMs, at - killedInsideAt)
       lastEntry = at
       killedInsideAt = undefined
     } else if (what === 'exit') {

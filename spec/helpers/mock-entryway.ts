@@ -91,7 +91,13 @@ export async function startMockEntryway(opts: MockEntrywayOptions = {}): Promise
   const issue = (again?: string) => {
     const n = ++seq
     const now = Date.now()
-    const accessJwt = jwt({ scope: 'com.atproto.access', sub: did, iat: Math.floor(now / 1000), exp: (now + accessTtlMs) / 1000, n })
+    const accessJwt = jwt({
+      scope: 'com.atproto.access',
+      sub: did,
+      iat: Math.floor(now / 1000),
+      exp: (now + accessTtlMs) / 1000,
+      n,
+    })
     const refreshJwt =
       again ?? jwt({ scope: 'com.atproto.refresh', sub: did, jti: `r${n}`, exp: Math.floor(now / 1000) + 86400 })
     if (!again) {
@@ -131,7 +137,8 @@ export async function startMockEntryway(opts: MockEntrywayOptions = {}): Promise
         case 'com.atproto.server.refreshSession':
         case 'com.atproto.server.deleteSession': {
           const token = (auth ?? '').replace(/^Bearer /, '')
-          if (c?.scope !== 'com.atproto.refresh') return send(400, { error: 'InvalidToken', message: 'Invalid token type' })
+          if (c?.scope !== 'com.atproto.refresh')
+            return send(400, { error: 'InvalidToken', message: 'Invalid token type' })
           if (nsid.endsWith('deleteSession')) {
             return valid.delete(token) ? send(200) : send(400, REVOKED)
           }
@@ -159,7 +166,8 @@ export async function startMockEntryway(opts: MockEntrywayOptions = {}): Promise
           }, latencyMs)
         }
       }
-      if (!c || c.scope !== 'com.atproto.access') return send(401, { error: 'AuthMissing', message: 'Authentication Required' })
+      if (!c || c.scope !== 'com.atproto.access')
+        return send(401, { error: 'AuthMissing', message: 'Authentication Required' })
       if (c.exp * 1000 <= Date.now() || revokedAccess.has(String(c.n))) {
         return send(400, { error: 'ExpiredToken', message: 'Token has expired' })
       }

@@ -20,10 +20,7 @@ import { fileURLToPath } from 'node:url'
 export const PDS_INSTALL_COMMAND = 'bash spec/pds/install.sh'
 
 /** spec/pds: the harness's own files (install.sh, start-pds.mjs, package*.json). */
-export const PDS_HARNESS_DIR: string = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../pds',
-)
+export const PDS_HARNESS_DIR: string = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../pds')
 
 export interface StartPdsOptions {
   /** Lifetime of access JWTs issued by createAccount/createSession/refreshSession (default 7200 s). */
@@ -185,7 +182,17 @@ function spawnPds(opts: StartPdsOptions): Promise<TestPds> {
   }
   // Only what the caller asks for; nothing else from the parent's PDS_* settings, and none
   // of the parent's NODE_OPTIONS (an --inspect or a loader meant for the test runner).
-  for (const key of ['NODE_OPTIONS', 'PDS_PORT', 'PLC_PORT', 'PDS_DATA_DIR', 'PDS_JWT_SECRET', 'PDS_ADMIN_PASSWORD', 'PDS_DID_DOC_WITH_SESSION', 'PDS_ACCESS_TTL_S', 'PDS_REFRESH_TTL_S']) {
+  for (const key of [
+    'NODE_OPTIONS',
+    'PDS_PORT',
+    'PLC_PORT',
+    'PDS_DATA_DIR',
+    'PDS_JWT_SECRET',
+    'PDS_ADMIN_PASSWORD',
+    'PDS_DID_DOC_WITH_SESSION',
+    'PDS_ACCESS_TTL_S',
+    'PDS_REFRESH_TTL_S',
+  ]) {
     delete env[key]
   }
   if (opts.accessTtlS !== undefined) env['PDS_ACCESS_TTL_S'] = String(opts.accessTtlS)
@@ -224,13 +231,23 @@ function spawnPds(opts: StartPdsOptions): Promise<TestPds> {
       reject(err)
     }
     const timer = setTimeout(() => {
-      fail(new Error(`PDS did not start within ${timeoutMs} ms.${tail(stderrTail)}\nIf the install is broken, run: ${PDS_INSTALL_COMMAND}`))
+      fail(
+        new Error(
+          `PDS did not start within ${timeoutMs} ms.${tail(stderrTail)}\nIf the install is broken, run: ${PDS_INSTALL_COMMAND}`,
+        ),
+      )
     }, timeoutMs)
 
-    child.once('error', (err) => fail(new Error(`could not start ${pdsNodePath()}: ${err.message}. Run: ${PDS_INSTALL_COMMAND}`)))
+    child.once('error', (err) =>
+      fail(new Error(`could not start ${pdsNodePath()}: ${err.message}. Run: ${PDS_INSTALL_COMMAND}`)),
+    )
     child.once('exit', (code, signal) => {
       if (code === PORT_TAKEN_EXIT_CODE) return fail(new PortTakenError('port taken'))
-      fail(new Error(`PDS exited before it was ready (code ${code}, signal ${signal}).${tail(stderrTail)}\nIf the install is broken, run: ${PDS_INSTALL_COMMAND}`))
+      fail(
+        new Error(
+          `PDS exited before it was ready (code ${code}, signal ${signal}).${tail(stderrTail)}\nIf the install is broken, run: ${PDS_INSTALL_COMMAND}`,
+        ),
+      )
     })
 
     child.stdout?.setEncoding('utf8')
@@ -299,7 +316,9 @@ function makeTestPds(info: ReadyInfo, child: ChildProcess, exited: Promise<void>
 
     async createAccount(handle?: string): Promise<TestAccount> {
       const h = handle
-        ? handle.includes('.') ? handle : `${handle}.test`
+        ? handle.includes('.')
+          ? handle
+          : `${handle}.test`
         : `u${++handleCounter}-${crypto.randomBytes(3).toString('hex')}.test`
       const email = `${h.split('.')[0]}@example.com`
       const password = `pw-${crypto.randomBytes(9).toString('base64url')}`

@@ -49,7 +49,10 @@ describe(`${N} requests in flight at expiry`, () => {
 
   it('server-side revocation: 1 refreshSession and 2N + 1 server requests, all succeed', async () => {
     const agent = await PasswordAgent.login({
-      service: server.url, identifier: 'alice.test', password: 'pw', refreshAhead: false,
+      service: server.url,
+      identifier: 'alice.test',
+      password: 'pw',
+      refreshAhead: false,
     })
     if (!agent.success) throw agent
     server.revokeAccess()

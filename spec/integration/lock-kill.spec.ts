@@ -32,11 +32,15 @@ async function killRun(env: Record<string, string>, kills: number, capMs: number
   const workers = new Map<number, ChildProcess>()
   const exited: Promise<unknown>[] = []
   const start = () => {
-    const child = spawn(process.execPath, ['--conditions=lex-password-agent-source', 'spec/integration/fixtures/lock-worker.ts'], {
-      cwd: root,
-      env: { ...process.env, LOG: logFile, ...env },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    })
+    const child = spawn(
+      process.execPath,
+      ['--conditions=lex-password-agent-source', 'spec/integration/fixtures/lock-worker.ts'],
+      {
+        cwd: root,
+        env: { ...process.env, LOG: logFile, ...env },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    )
     workers.set(child.pid!, child)
     exited.push(new Promise((r) => child.once('exit', r)))
   }
@@ -86,9 +90,27 @@ async function killRun(env: Record<string, string>, kills: number, capMs: number
 describe('the lock log reader', () => {
   it('counts an entry beside a live holder, not one after a holder killed inside', () => {
     const report = readLockLog(
-      ['enter 1 0', 'kill 1 10', 'enter 2 500', 'enter 3 510', 'exit 3 520', 'exit 2 530', 'kill 2 540', 'enter 1 600', 'exit 1 700', ''].join('\n'),
+      [
+        'enter 1 0',
+        'kill 1 10',
+        'enter 2 500',
+        'enter 3 510',
+        'exit 3 520',
+        'exit 2 530',
+        'kill 2 540',
+        'enter 1 600',
+        'exit 1 700',
+        '',
+      ].join('\n'),
     )
-    expect(report).toEqual({ entries: 4, kills: 2, killsInside: 1, violations: 1, longestGapMs: 500, longestTakeoverMs: 490 })
+    expect(report).toEqual({
+      entries: 4,
+      kills: 2,
+      killsInside: 1,
+      violations: 1,
+      longestGapMs: 500,
+      longestTakeoverMs: 490,
+    })
   })
 })
 

@@ -34,8 +34,13 @@ function worker(storeFile: string, extra: Record<string, string> = {}) {
     execFile(
       process.execPath,
       ['--conditions=lex-password-agent-source', 'spec/integration/fixtures/store-worker.ts'],
-      { cwd: root, env: { ...process.env, STORE_FILE: storeFile, DURATION_MS: String(DURATION_MS), CONCURRENCY: '4', ...extra }, timeout: 60_000 },
-      (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout))),
+      {
+        cwd: root,
+        env: { ...process.env, STORE_FILE: storeFile, DURATION_MS: String(DURATION_MS), CONCURRENCY: '4', ...extra },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout)),
     )
   })
 }
@@ -83,11 +88,18 @@ describe('8 processes sharing one file store, on the reference PDS (3 s access t
     const account = await pds.createAccount('fleet')
     const storeFile = path.join(dir, 'pds-session.json')
     const store = new FileSessionStore(storeFile)
-    const login = await PasswordAgent.login({ service: pds.url, identifier: account.handle, password: account.password, store })
+    const login = await PasswordAgent.login({
+      service: pds.url,
+      identifier: account.handle,
+      password: account.password,
+      store,
+    })
     if (!login.success) throw login
     // getSession checks the token (public reads would not notice an expired one).
     const results = await Promise.all(
-      Array.from({ length: WORKERS }, () => worker(storeFile, { PATH: '/xrpc/com.atproto.server.getSession', CONCURRENCY: '2' })),
+      Array.from({ length: WORKERS }, () =>
+        worker(storeFile, { PATH: '/xrpc/com.atproto.server.getSession', CONCURRENCY: '2' }),
+      ),
     )
     const report = totals(results)
     console.log(`multi-process on the reference PDS: ${JSON.stringify(report)}`)

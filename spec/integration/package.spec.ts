@@ -9,7 +9,12 @@ import path from 'node:path'
 const root = path.resolve(__dirname, '../..')
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'lpa-consumer-'))
 const npm = (args: string[], cwd: string) =>
-  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_loglevel: 'error' } })
+  execFileSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, npm_config_loglevel: 'error' },
+  })
 
 let tarball = ''
 
@@ -20,7 +25,12 @@ beforeAll(() => {
   fs.mkdirSync(app)
   fs.writeFileSync(
     path.join(app, 'package.json'),
-    JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { 'lex-password-agent': `file:${tarball}` } }),
+    JSON.stringify({
+      name: 'consumer',
+      private: true,
+      type: 'module',
+      dependencies: { 'lex-password-agent': `file:${tarball}` },
+    }),
   )
   npm(['install', '--no-audit', '--no-fund', '--prefer-offline'], app)
 }, 180_000)
@@ -52,7 +62,17 @@ console.log(JSON.stringify([res.success, agent.did, body.url, typeof pipeline, t
 `,
     )
     const out = execFileSync(process.execPath, ['main.js'], { cwd: app, encoding: 'utf8' })
-    expect(JSON.parse(out)).toEqual([true, 'did:plc:abc', 'https://pds.test/xrpc/x.y.z', 'function', 'function', 'function', 'function', true, 'Logged out'])
+    expect(JSON.parse(out)).toEqual([
+      true,
+      'did:plc:abc',
+      'https://pds.test/xrpc/x.y.z',
+      'function',
+      'function',
+      'function',
+      'function',
+      true,
+      'Logged out',
+    ])
   })
 
   it('type-checks a TypeScript consumer against the shipped .d.ts', () => {
@@ -75,7 +95,19 @@ export async function main(session: Session): Promise<string> {
     )
     fs.writeFileSync(
       path.join(app, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2023', 'dom', 'esnext.disposable'], noEmit: true, skipLibCheck: false, types: [] }, files: ['main.ts'] }),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          lib: ['es2023', 'dom', 'esnext.disposable'],
+          noEmit: true,
+          skipLibCheck: false,
+          types: [],
+        },
+        files: ['main.ts'],
+      }),
     )
     // @atproto/lex-client comes in as the package's own dependency (hoisted by npm).
     execFileSync(path.join(root, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: app, encoding: 'utf8' })

@@ -56,7 +56,11 @@ describe('against the reference PDS', () => {
     })
 
     it('wrong password: AuthenticationRequired, as a result, not a throw', async () => {
-      const result = await PasswordAgent.login({ service: pds.url, identifier: alice.handle, password: 'wrong-password' })
+      const result = await PasswordAgent.login({
+        service: pds.url,
+        identifier: alice.handle,
+        password: 'wrong-password',
+      })
       expect(result.success).toBe(false)
       if (result.success) return
       expect(result.error).toBe('AuthenticationRequired')
@@ -86,8 +90,16 @@ describe('against the reference PDS', () => {
     })
 
     it('createRecord, getRecord, listRecords, deleteRecord', async () => {
-      const record = { $type: 'com.example.note', text: 'hello from lex-password-agent', createdAt: new Date().toISOString() }
-      const created = await client.call(atproto.repo.createRecord, { repo: aliceDid, collection: 'com.example.note', record })
+      const record = {
+        $type: 'com.example.note',
+        text: 'hello from lex-password-agent',
+        createdAt: new Date().toISOString(),
+      }
+      const created = await client.call(atproto.repo.createRecord, {
+        repo: aliceDid,
+        collection: 'com.example.note',
+        record,
+      })
       expect(created.uri).toMatch(new RegExp(`^at://${alice.did}/com\\.example\\.note/`))
       const rkey = created.uri.split('/').pop()!
       const got = await client.call(atproto.repo.getRecord, { repo: aliceDid, collection: 'com.example.note', rkey })
@@ -138,7 +150,11 @@ describe('against the reference PDS', () => {
       const out = await new Promise<string>((resolve, reject) =>
         execFile(
           process.execPath,
-          ['--conditions=lex-password-agent-source', '--input-type=module', '-e', `
+          [
+            '--conditions=lex-password-agent-source',
+            '--input-type=module',
+            '-e',
+            `
             import fs from 'node:fs'
             import { PasswordAgent } from 'lex-password-agent'
             const file = process.env.SESSION_FILE
@@ -146,7 +162,8 @@ describe('against the reference PDS', () => {
               hooks: { onRefreshed: (s) => fs.writeFileSync(file, JSON.stringify(s)) },
             })
             const res = await agent.fetch('/xrpc/com.atproto.repo.describeRepo?repo=' + agent.did)
-            console.log(JSON.stringify({ did: agent.did, status: res.status, handle: (await res.json()).handle }))`],
+            console.log(JSON.stringify({ did: agent.did, status: res.status, handle: (await res.json()).handle }))`,
+          ],
           { cwd: root, env: { ...process.env, SESSION_FILE: file }, timeout: 60_000 },
           (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout)),
         ),

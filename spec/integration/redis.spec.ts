@@ -17,17 +17,24 @@ if (skip) console.warn(`redis suite SKIPPED: ${skip}`)
 const suite = skip ? describe.skip : describe
 
 function worker(env: Record<string, string>) {
-  return new Promise<{ code: number | null; signal: string | null; counts?: WorkerCounts; stdout: string }>((resolve) => {
-    const child = execFile(
-      process.execPath,
-      ['--conditions=lex-password-agent-source', 'spec/integration/fixtures/store-worker.ts'],
-      { cwd: root, env: { ...process.env, CONCURRENCY: '4', ...env }, timeout: 60_000 },
-      (_err, stdout) => {
-        const last = stdout.trim().split('\n').pop() ?? ''
-        resolve({ code: child.exitCode, signal: child.signalCode, counts: last.startsWith('{"requests"') ? JSON.parse(last) : undefined, stdout })
-      },
-    )
-  })
+  return new Promise<{ code: number | null; signal: string | null; counts?: WorkerCounts; stdout: string }>(
+    (resolve) => {
+      const child = execFile(
+        process.execPath,
+        ['--conditions=lex-password-agent-source', 'spec/integration/fixtures/store-worker.ts'],
+        { cwd: root, env: { ...process.env, CONCURRENCY: '4', ...env }, timeout: 60_000 },
+        (_err, stdout) => {
+          const last = stdout.trim().split('\n').pop() ?? ''
+          resolve({
+            code: child.exitCode,
+            signal: child.signalCode,
+            counts: last.startsWith('{"requests"') ? JSON.parse(last) : undefined,
+            stdout,
+          })
+        },
+      )
+    },
+  )
 }
 
 suite('RedisSessionStore on a real redis-server', () => {
@@ -110,7 +117,13 @@ suite('RedisSessionStore on a real redis-server', () => {
       const store = new RedisSessionStore(client, { key: 'fleet', prefix: 't4:' })
       const login = await PasswordAgent.login({ service: server.url, identifier: 'alice.test', password: 'pw', store })
       if (!login.success) throw login
-      const env = { REDIS_URL: redis.url, STORE_KEY: 'fleet', STORE_PREFIX: 't4:', LOCK_TTL_MS: '1000', DURATION_MS: '9000' }
+      const env = {
+        REDIS_URL: redis.url,
+        STORE_KEY: 'fleet',
+        STORE_PREFIX: 't4:',
+        LOCK_TTL_MS: '1000',
+        DURATION_MS: '9000',
+      }
       const killed = worker({ ...env, KILL_WHILE_LOCKED: '1' })
       const victim = await killed
       expect(victim.signal).toBe('SIGKILL')
@@ -136,7 +149,9 @@ suite('RedisSessionStore on a real redis-server', () => {
   })
 
   it('validates its options', () => {
-    expect(() => new RedisSessionStore(client, { key: '' })).toThrow(new TypeError('RedisSessionStore: "key" must be a non-empty string'))
+    expect(() => new RedisSessionStore(client, { key: '' })).toThrow(
+      new TypeError('RedisSessionStore: "key" must be a non-empty string'),
+    )
     expect(() => new RedisSessionStore({} as never, { key: 'k' })).toThrow(/"redis" must be a Redis client/)
     expect(() => new RedisSessionStore(client, { key: 'k', lockTtlMs: 0 })).toThrow(/"lockTtlMs"/)
   })

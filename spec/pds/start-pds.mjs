@@ -43,7 +43,9 @@ const fail = (msg, code = 1) => {
 }
 
 if (Number(process.versions.node.split('.')[0]) < 22) {
-  fail(`needs Node >= 22 (this is ${process.version}); run it with ${path.join(installDir, 'toolchain/node_modules/.bin/node')}`)
+  fail(
+    `needs Node >= 22 (this is ${process.version}); run it with ${path.join(installDir, 'toolchain/node_modules/.bin/node')}`,
+  )
 }
 
 // --- load the installed server packages --------------------------------------------------
@@ -83,9 +85,7 @@ const jwtSecret = process.env.PDS_JWT_SECRET || crypto.randomBytes(32).toString(
 const adminPassword = process.env.PDS_ADMIN_PASSWORD || `admin-${crypto.randomBytes(12).toString('hex')}`
 
 const ownDataDir = !process.env.PDS_DATA_DIR
-const dataDir = ownDataDir
-  ? fs.mkdtempSync(path.join(os.tmpdir(), 'lex-pds-'))
-  : path.resolve(process.env.PDS_DATA_DIR)
+const dataDir = ownDataDir ? fs.mkdtempSync(path.join(os.tmpdir(), 'lex-pds-')) : path.resolve(process.env.PDS_DATA_DIR)
 fs.mkdirSync(dataDir, { recursive: true })
 const removeDataDir = () => {
   if (ownDataDir) fs.rmSync(dataDir, { recursive: true, force: true })
@@ -120,7 +120,10 @@ const stop = async (reason, code = 0) => {
     process.exit(code || 1)
   }, 10_000)
   force.unref()
-  for (const [name, server] of [['PDS', pds], ['PLC', plc]]) {
+  for (const [name, server] of [
+    ['PDS', pds],
+    ['PLC', plc],
+  ]) {
     try {
       await server?.destroy()
     } catch (err) {
