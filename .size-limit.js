@@ -25,8 +25,9 @@ export default [
     path: 'bench/size-limit/client-and-agent.ts',
     gzip: true,
     modifyEsbuildConfig: esbuildConfig,
-    // Measured 36,434 B (+8,389 B over Client alone) with the current tree; a
-    // regression of more than ~250 B fails `npm test`. Lower it as the code shrinks.
-    limit: '36700 B',
+    // Measured 36,507 B (+8,462 B over Client alone, 28,045 B) with the current
+    // tree; a regression of more than ~150 B fails `npm test`. Lower it as the
+    // code shrinks (issue #13's target: +5 KB, about 33,050 B).
+    limit: '36650 B',
   },
 ]

@@ -269,17 +269,13 @@ export class PasswordAgent implements Agent {
       service = (await resolveService!(options.identifier, { ...discovery, fetch }))?.service
       check('login', 'resolveService(…).service', service, serviceUrl)
     }
-    service = String(service)
-    const res = await xrpcSafe(serviceAgent(service, fetch, options.maxSessionAnswerBytes), createSession, {
-      body: {
-        identifier: options.identifier,
-        password: options.password,
-        authFactorToken: options.authFactorToken,
-        allowTakendown: options.allowTakendown,
-      },
-      signal: AbortSignal.timeout(options.refreshTimeoutMs ?? 30_000),
-    })
-    return PasswordAgent.#started(res, service, options)
+    const { identifier, password, authFactorToken, allowTakendown } = options
+    return PasswordAgent.#start(
+      createSession,
+      { identifier, password, authFactorToken, allowTakendown },
+      String(service),
+      options,
+    )
   }
 
   /**
@@ -293,24 +289,21 @@ export class PasswordAgent implements Agent {
   ): Promise<LoginResult> {
     check('createAccount', 'input', input, nested(CREATE_ACCOUNT_INPUT_RULES))
     checkOptions('createAccount', options, CREATE_ACCOUNT_RULES)
-    const service = String(options.service)
-    const res = await xrpcSafe(
-      serviceAgent(service, options.fetch ?? globalFetch, options.maxSessionAnswerBytes),
-      createAccount,
-      {
-        body: input as never,
-        signal: AbortSignal.timeout(options.refreshTimeoutMs ?? 30_000),
-      },
-    )
-    return PasswordAgent.#started(res, service, options)
+    return PasswordAgent.#start(createAccount, input, String(options.service), options)
   }
 
-  /** The agent for a createSession / createAccount answer, or its typed refusal. */
-  static async #started(
-    res: Awaited<ReturnType<typeof xrpcSafe<typeof createSession | typeof createAccount>>>,
+  /** Calls createSession / createAccount: the agent for its answer, or its typed refusal. */
+  static async #start(
+    method: typeof createSession | typeof createAccount,
+    body: object,
     service: string,
     options: PasswordAgentOptions & Record<string, unknown>,
   ): Promise<LoginResult> {
+    const res = await xrpcSafe(
+      serviceAgent(service, options.fetch ?? globalFetch, options.maxSessionAnswerBytes),
+      method as typeof createSession,
+      { body: body as never, signal: AbortSignal.timeout(options.refreshTimeoutMs ?? 30_000) },
+    )
     if (!res.success) {
       if (res instanceof XrpcResponseError && res.status < 500) return typedFailure(res) as LoginResult
       throw withoutPayload(res) // an invalid 200 carries the new tokens in its payload

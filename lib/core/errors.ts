@@ -18,9 +18,6 @@ function brand(error: Error): void {
   Object.defineProperty(error, BRAND, { value: true })
 }
 
-/** What the typed refusals are built from (those of {@link XrpcResponseError}). */
-type ResponseErrorArgs = ConstructorParameters<typeof XrpcResponseError>
-
 /** The `code` of each error this package throws. */
 export type LexPasswordAgentErrorCode =
   | 'ERR_INVALID_ARG'
@@ -66,19 +63,42 @@ export function codeOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any constructor
+type ErrorClass = abstract new (...args: any[]) => Error
+
+/**
+ * The base of each error class: `Base` whose instances carry `name`, the
+ * brand and the `code` getter (on the prototype: no own property). Each error
+ * stays a real class of its own name, constructed as `Base` is.
+ */
+/* @__NO_SIDE_EFFECTS__ */
+function coded<C extends LexPasswordAgentErrorCode, B extends ErrorClass>(
+  name: string,
+  code: C,
+  Base: B,
+): new (...args: ConstructorParameters<B>) => InstanceType<B> & { readonly code: C } {
+  // @ts-expect-error -- a mixin of an abstract-typed base; every base here is concrete
+  return class extends Base {
+    override name = name
+    get code(): C {
+      return code
+    }
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the base's arguments
+    constructor(...args: any[]) {
+      super(...args)
+      brand(this)
+    }
+  }
+}
+
 /**
  * Thrown by every request, refresh or session read of an agent after logout
  * or after the server definitively ended the session. Its message is exactly
  * `'Logged out'`.
  */
-export class LoggedOutError extends Error {
-  override name = 'LoggedOutError'
-  get code(): 'ERR_LOGGED_OUT' {
-    return 'ERR_LOGGED_OUT'
-  }
+export class LoggedOutError extends coded('LoggedOutError', 'ERR_LOGGED_OUT', Error) {
   constructor(options?: ErrorOptions) {
     super('Logged out', options)
-    brand(this)
   }
 }
 
@@ -86,28 +106,10 @@ export class LoggedOutError extends Error {
  * A refresh answer that cannot be accepted although the server said 200, e.g.
  * tokens issued for another DID. Treated as a definitive failure.
  */
-export class SessionMismatchError extends Error {
-  override name = 'SessionMismatchError'
-  get code(): 'ERR_SESSION_MISMATCH' {
-    return 'ERR_SESSION_MISMATCH'
-  }
-  constructor(message?: string, options?: ErrorOptions) {
-    super(message, options)
-    brand(this)
-  }
-}
+export class SessionMismatchError extends coded('SessionMismatchError', 'ERR_SESSION_MISMATCH', Error) {}
 
 /** A refresh or logout that did not finish within the configured timeout. */
-export class SessionTimeoutError extends Error {
-  override name = 'SessionTimeoutError'
-  get code(): 'ERR_SESSION_TIMEOUT' {
-    return 'ERR_SESSION_TIMEOUT'
-  }
-  constructor(message?: string, options?: ErrorOptions) {
-    super(message, options)
-    brand(this)
-  }
-}
+export class SessionTimeoutError extends coded('SessionTimeoutError', 'ERR_SESSION_TIMEOUT', Error) {}
 
 /**
  * Typed versions of the server's expected login refusals. `login()` and
@@ -116,40 +118,18 @@ export class SessionTimeoutError extends Error {
  * `result.error === 'AuthFactorTokenRequired'` checks keep working, and
  * `instanceof` works too.
  */
-export class AuthFactorTokenRequiredError extends XrpcResponseError {
-  override name = 'AuthFactorTokenRequiredError'
-  get code(): 'ERR_AUTH_FACTOR_TOKEN_REQUIRED' {
-    return 'ERR_AUTH_FACTOR_TOKEN_REQUIRED'
-  }
-  constructor(...args: ResponseErrorArgs) {
-    super(...args)
-    brand(this)
-  }
-}
+export class AuthFactorTokenRequiredError extends coded(
+  'AuthFactorTokenRequiredError',
+  'ERR_AUTH_FACTOR_TOKEN_REQUIRED',
+  XrpcResponseError,
+) {}
 
 /** The account has been taken down (`AccountTakedown`). */
-export class AccountTakedownError extends XrpcResponseError {
-  override name = 'AccountTakedownError'
-  get code(): 'ERR_ACCOUNT_TAKEDOWN' {
-    return 'ERR_ACCOUNT_TAKEDOWN'
-  }
-  constructor(...args: ResponseErrorArgs) {
-    super(...args)
-    brand(this)
-  }
-}
+export class AccountTakedownError extends coded('AccountTakedownError', 'ERR_ACCOUNT_TAKEDOWN', XrpcResponseError) {}
 
 /** HTTP 429: wait until {@link RateLimitedError.resetAt} before trying again. */
-export class RateLimitedError extends XrpcResponseError {
-  override name = 'RateLimitedError'
+export class RateLimitedError extends coded('RateLimitedError', 'ERR_RATE_LIMITED', XrpcResponseError) {
   readonly #receivedAt = Date.now()
-  get code(): 'ERR_RATE_LIMITED' {
-    return 'ERR_RATE_LIMITED'
-  }
-  constructor(...args: ResponseErrorArgs) {
-    super(...args)
-    brand(this)
-  }
   /**
    * When the server's window reopens, if it said (`RateLimit-Reset`: an epoch
    * in seconds as atproto sends it, or seconds from when the answer came).
@@ -179,17 +159,15 @@ export function typedFailure<E extends XrpcResponseError<any>>(error: E): E {
  * Transient: the session is kept. Unlike lex-client's
  * `XrpcInvalidResponseError`, it carries no payload (which could hold tokens).
  */
-export class InvalidSessionResponseError extends Error {
-  override name = 'InvalidSessionResponseError'
-  get code(): 'ERR_INVALID_SESSION_RESPONSE' | 'ERR_SESSION_ANSWER_TOO_LARGE' {
-    return 'ERR_INVALID_SESSION_RESPONSE'
-  }
+export class InvalidSessionResponseError extends coded<
+  'ERR_INVALID_SESSION_RESPONSE' | 'ERR_SESSION_ANSWER_TOO_LARGE',
+  ErrorConstructor
+>('InvalidSessionResponseError', 'ERR_INVALID_SESSION_RESPONSE', Error) {
   /** The HTTP status of the answer. */
   readonly status: number
   constructor(status: number, options?: ErrorOptions) {
     super(`the server's answer is not a valid session response (HTTP ${status})`, options)
     this.status = status
-    brand(this)
   }
 }
 
@@ -198,11 +176,11 @@ export class InvalidSessionResponseError extends Error {
  * refused by its `Content-Length`, or cut off once that many bytes were read.
  * An invalid answer like any other (transient: the session is kept).
  */
-export class SessionAnswerTooLargeError extends InvalidSessionResponseError {
-  override name = 'SessionAnswerTooLargeError'
-  override get code(): 'ERR_SESSION_ANSWER_TOO_LARGE' {
-    return 'ERR_SESSION_ANSWER_TOO_LARGE'
-  }
+export class SessionAnswerTooLargeError extends coded(
+  'SessionAnswerTooLargeError',
+  'ERR_SESSION_ANSWER_TOO_LARGE',
+  InvalidSessionResponseError,
+) {
   /** The limit the answer passed. */
   readonly maxBytes: number
   constructor(status: number, maxBytes: number) {
@@ -230,25 +208,7 @@ export function withoutPayload(error: Error): Error {
  * Waiting for a cross-process session lock (the file or Redis store) took
  * longer than its `acquireTimeoutMs`.
  */
-export class LockTimeoutError extends Error {
-  override name = 'LockTimeoutError'
-  get code(): 'ERR_LOCK_TIMEOUT' {
-    return 'ERR_LOCK_TIMEOUT'
-  }
-  constructor(message?: string, options?: ErrorOptions) {
-    super(message, options)
-    brand(this)
-  }
-}
+export class LockTimeoutError extends coded('LockTimeoutError', 'ERR_LOCK_TIMEOUT', Error) {}
 
 /** The account's identity could not be resolved to a PDS. */
-export class DiscoveryError extends Error {
-  override name = 'DiscoveryError'
-  get code(): 'ERR_DISCOVERY' {
-    return 'ERR_DISCOVERY'
-  }
-  constructor(message?: string, options?: ErrorOptions) {
-    super(message, options)
-    brand(this)
-  }
-}
+export class DiscoveryError extends coded('DiscoveryError', 'ERR_DISCOVERY', Error) {}

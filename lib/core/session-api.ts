@@ -1,4 +1,4 @@
-import { XrpcResponseError, xrpcSafe, type Agent } from '@atproto/lex-client'
+import { XrpcResponseError, xrpcSafe, type Agent, type XrpcResult } from '@atproto/lex-client'
 import {
   InvalidSessionResponseError,
   SessionAnswerTooLargeError,
@@ -50,17 +50,10 @@ export class HttpSessionApi implements SessionApi {
   async refreshSession(session: Session): Promise<IssuedSession | Error> {
     // One deadline for the refresh and its getSession backfill.
     const deadline = AbortSignal.timeout(this.#timeoutMs)
-    const res = await this.#call(
-      (signal) =>
-        xrpcSafe(this.#agent, refreshSession, {
-          headers: { authorization: `Bearer ${session.data.refreshJwt}` },
-          signal,
-        }),
-      deadline,
-    )
-    if (res instanceof Error || !res.success) return withoutPayload(res)
-    if (!hasJwtTokens(res.body)) return new InvalidSessionResponseError(200)
-    const data: SessionData = { ...res.body }
+    const res = await this.#call(refreshSession, session.data.refreshJwt, deadline)
+    if (res instanceof Error) return res
+    if (!hasJwtTokens(res)) return new InvalidSessionResponseError(200)
+    const data: SessionData = { ...res }
     // Some servers leave didDoc / email out of refreshSession though createSession
     // had them; getSession has them. (A server that never sends them costs nothing.)
     if (
@@ -68,52 +61,42 @@ export class HttpSessionApi implements SessionApi {
       ((data.didDoc == null && session.data.didDoc != null) ||
         (data.emailConfirmed == null && session.data.emailConfirmed != null))
     ) {
-      const extra = await this.#call(
-        (signal) =>
-          xrpcSafe(this.#agent, getSession, {
-            headers: { authorization: `Bearer ${data.accessJwt}` },
-            signal,
-          }),
-        deadline,
-      )
-      if (!(extra instanceof Error) && extra.success && extra.body.did === data.did) {
-        Object.assign(data, extra.body, { accessJwt: data.accessJwt, refreshJwt: data.refreshJwt })
+      const extra = await this.#call(getSession, data.accessJwt, deadline)
+      if (!(extra instanceof Error) && extra.did === data.did) {
+        Object.assign(data, extra, { accessJwt: data.accessJwt, refreshJwt: data.refreshJwt })
       }
     }
     return sessionFromServer(data, session.service, session.pdsUrl)
   }
 
   async deleteSession(session: Session): Promise<Error | undefined> {
-    const res = await this.#call((signal) =>
-      xrpcSafe(this.#agent, deleteSession, {
-        headers: { authorization: `Bearer ${session.data.refreshJwt}` },
-        signal,
-      }),
-    )
-    return res instanceof Error || !res.success ? withoutPayload(res) : undefined
+    const res = await this.#call(deleteSession, session.data.refreshJwt)
+    return res instanceof Error ? res : undefined
   }
 
   /**
-   * A session call bounded by the timeout (or by the operation's `signal`).
-   * Never throws: a fault or a timeout comes back as an Error, which callers
-   * treat as transient.
+   * A session call with `token` as bearer, bounded by the timeout (or by the
+   * operation's `signal`): the answer's body, or an Error without payload
+   * (see {@link withoutPayload}). Never throws: a fault or a timeout comes
+   * back as an Error, which callers treat as transient.
    */
-  async #call<T>(
-    call: (signal: AbortSignal) => Promise<T>,
+  async #call<M extends typeof refreshSession | typeof getSession | typeof deleteSession>(
+    method: M,
+    token: string,
     signal = AbortSignal.timeout(this.#timeoutMs),
-  ): Promise<T | Error> {
+  ): Promise<Extract<XrpcResult<M>, { success: true }>['body'] | Error> {
+    let error: Error
     try {
-      const res = await call(signal)
-      if (signal.aborted && typeof res === 'object' && res && 'success' in res && !res.success) {
-        return new SessionTimeoutError(`session call timed out after ${this.#timeoutMs} ms`)
-      }
-      return res
+      const res = await xrpcSafe(this.#agent, method as typeof getSession, {
+        headers: { authorization: `Bearer ${token}` },
+        signal,
+      })
+      if (res.success) return res.body as never
+      error = withoutPayload(res)
     } catch (err) {
-      if (signal.aborted) {
-        return new SessionTimeoutError(`session call timed out after ${this.#timeoutMs} ms`)
-      }
-      return err instanceof Error ? err : new Error('session call failed', { cause: err })
+      error = err instanceof Error ? err : new Error('session call failed', { cause: err })
     }
+    return signal.aborted ? new SessionTimeoutError(`session call timed out after ${this.#timeoutMs} ms`) : error
   }
 }
 

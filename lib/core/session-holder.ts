@@ -1,44 +1,17 @@
-import { Backoff, type BackoffOptions } from './backoff.ts'
+import { Backoff } from './backoff.ts'
 import { LoggedOutError, SessionMismatchError } from './errors.ts'
-import { globalFetch, type FetchLike } from './fetch.ts'
+import { globalFetch } from './fetch.ts'
 import { HookRunner } from './hook-runner.ts'
-import type { SessionHooks } from './hooks.ts'
 import { failed, ok, settle, type Hook, type Outcome } from './outcome.ts'
 import { HttpSessionApi, isDefinitiveRefusal, type SessionApi } from './session-api.ts'
 import type { Session } from './session.ts'
 import type { SessionSource } from './session-source.ts'
-import type { SessionLock, SessionStore } from './session-store.ts'
+import type { SessionHolderOptions } from './session-holder-options.ts'
+import type { SessionLock } from './session-store.ts'
 import { StoreSync } from './store-sync.ts'
 
 export type { SessionSource } from './session-source.ts'
-
-export type SessionHolderOptions = {
-  /** Terminal fetch for refreshSession / getSession / deleteSession (default: global fetch). */
-  fetch?: FetchLike
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- `this` is whatever thisArg is
-  hooks?: SessionHooks<any>
-  /** `this` for the hooks (the agent). */
-  thisArg?: unknown
-  /** Give up on a refresh or logout after this many ms (default 30 000). */
-  timeoutMs?: number
-  /** Most bytes read from one session answer (default 1 MiB, `MAX_SESSION_ANSWER_BYTES`). */
-  maxAnswerBytes?: number
-  /**
-   * After a transient refresh failure, automatic refreshes (from requests) wait
-   * (see {@link Backoff}); `refresh()` without `seen` (`agent.refresh()`) always tries.
-   */
-  backoff?: BackoffOptions
-  /**
-   * Shared storage for the session. Under `lock`, a refresh first re-reads it
-   * and adopts a session another process already rotated; new sessions are
-   * written before they are used.
-   */
-  store?: SessionStore
-  /** Cross-process lock (default: `store.lock`, else none). */
-  lock?: SessionLock
-  /** The server calls (default: {@link HttpSessionApi} on the session's service, with `fetch`). */
-  api?: SessionApi
-}
+export type { SessionHolderOptions } from './session-holder-options.ts'
 
 /**
  * The one piece of shared mutable state: the current session. Refresh and

@@ -1,4 +1,4 @@
-import { isDatetimeString, type DidString } from '@atproto/lex-schema'
+import { isDatetimeString, isDidString, type DidString } from '@atproto/lex-schema'
 import { check, fail, type Rule } from './check.ts'
 
 /** The body of a createSession / refreshSession answer, kept as the server sent it. */
@@ -63,7 +63,8 @@ export function isJwtShaped(value: unknown): value is string {
  * A DID (atproto syntax, at most 2 KiB; the rule of lex-schema's `isDidString`).
  * Kept here: lex-schema's would bring all of `@atproto/syntax` (no
  * `sideEffects: false`) into middlewares bundled without lex-client, such as
- * `serviceProxy`.
+ * `serviceProxy`. ({@link assertSession}, bundled with lex-client anyway, uses
+ * lex-schema's own.)
  */
 export function isDid(value: unknown): value is DidString {
   return typeof value === 'string' && value.length <= 2048 && DID_RE.test(value)
@@ -82,7 +83,7 @@ export function assertSession(value: unknown, where = 'Session', name = 'session
   const { accessJwt, refreshJwt, did, handle, didDoc } = data as Record<string, unknown>
   must(isJwtShaped(accessJwt), '.data.accessJwt', 'be a JWT')
   must(isJwtShaped(refreshJwt), '.data.refreshJwt', 'be a JWT')
-  must(isDid(did), '.data.did', 'be a DID')
+  must(isDidString(did), '.data.did', 'be a DID')
   must(typeof handle === 'string' && handle, '.data.handle', 'be a non-empty string')
   must(didDoc === undefined || isObject(didDoc), '.data.didDoc', 'be an object')
   // Atproto's datetime (lex-schema's check): Date.parse alone accepts "1" or "hello 1" (as 2001).
