@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
+import { readlinkSync } from 'node:fs'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -20,7 +21,11 @@ export type FileLockOptions = {
 /** What a generation file holds: its holder, or the mark a holder left on release. */
 type Holder = { pid: number; host: string; token: string } | { free: true }
 
-const HOST = os.hostname()
+/**
+ * Where a pid means something: the host, and on Linux its pid namespace
+ * (containers of one Kubernetes pod share a hostname, not their pids).
+ */
+export const HOST = os.hostname() + pidNamespace()
 /** Tags temp files with their writer's host, so only writers of this host are judged by pid. */
 export const HOST_TAG = createHash('sha256').update(HOST).digest('hex').slice(0, 8)
 
@@ -89,15 +94,23 @@ export class FileLock {
         const next = (top ?? -1) + 1
         await this.#step?.('judged', next)
         if (await this.#create(next, { pid: process.pid, host: HOST, token })) {
-          await this.#step?.('claimed', next)
-          const now = await this.#top()
+          let now: number | undefined
+          try {
+            await this.#step?.('claimed', next)
+            now = await this.#top()
+          } catch (err) {
+            // Ours is the highest generation, held by a live pid: release it, or
+            // everyone (this process too) would wait staleMs for it.
+            await this.#create(next + 1, { free: true }).catch(() => {})
+            throw err
+          }
           if (now === next) {
             await this.#removeBelow(next)
             return next
           }
           // A higher generation exists: our judgement was overtaken while we
           // waited, and `next` had been freed and cleaned up. Withdraw.
-          await fs.rm(this.#path(next), { force: true })
+          await fs.rm(this.#path(next), { force: true }).catch(() => {})
         }
         continue
       }
@@ -125,7 +138,8 @@ export class FileLock {
       const file = this.#path(n)
       ;[text, { mtimeMs }] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)])
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+      // Superseded (ENOENT), or held open by a scanner (EBUSY on Windows): look again.
+      if (['ENOENT', 'EBUSY', 'EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code!)) return false
       throw err
     }
     const holder = parseHolder(text)
@@ -144,17 +158,20 @@ export class FileLock {
       await fs.link(tmp, this.#path(n))
       return true
     } catch (err) {
+      // ENOTSUP / EPERM: a file system without hard links (FAT, some FUSE or SMB mounts).
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
       throw err
     } finally {
-      await fs.rm(tmp, { force: true })
+      // A leftover temp is removed by the next acquisition (removeDeadTemps).
+      await fs.rm(tmp, { force: true }).catch(() => {})
     }
   }
 
   /** Generations below the highest are past: nobody holds or judges them any more. */
   async #removeBelow(n: number): Promise<void> {
     for (const name of await fs.readdir(this.dir)) {
-      if (/^\d+$/.test(name) && Number(name) < n) await fs.rm(this.#path(Number(name)), { force: true })
+      // Best effort: a leftover lower generation is harmless.
+      if (/^\d+$/.test(name) && Number(name) < n) await fs.rm(this.#path(Number(name)), { force: true }).catch(() => {})
     }
   }
 
@@ -196,11 +213,20 @@ export async function removeDeadTemps(dir: string, prefix: string): Promise<void
   const ours = new RegExp(`^${escapeRegExp(prefix)}\\.(\\d+)(?:\\.${HOST_TAG})?\\.[0-9a-f-]{36}\\.tmp$`)
   for (const name of names) {
     const pid = Number(ours.exec(name)?.[1])
-    if (pid && pid !== process.pid && !isAlive(pid)) await fs.rm(path.join(dir, name), { force: true })
+    // Best effort: one we may not remove (another user's, in a sticky /tmp) must not fail the write or lock.
+    if (pid && pid !== process.pid && !isAlive(pid)) await fs.rm(path.join(dir, name), { force: true }).catch(() => {})
   }
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+function pidNamespace(): string {
+  try {
+    return `/${readlinkSync('/proc/self/ns/pid')}`
+  } catch {
+    return '' // not Linux: the hostname alone
+  }
+}
 
 export function isAlive(pid: number): boolean {
   try {

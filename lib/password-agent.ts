@@ -3,6 +3,7 @@ import type { DidString } from '@atproto/lex-schema'
 import {
   boolean,
   bytes,
+  object,
   check,
   checkOptions,
   fail,
@@ -389,6 +390,8 @@ type CreateAccountInput = {
   verificationCode?: string
   verificationPhone?: string
   recoveryKey?: string
+  /** A signed PLC operation, for a DID the caller created. */
+  plcOp?: unknown
 }
 
 /** Any finite number of milliseconds (a wait compared with the clock, not a timer). */
@@ -430,6 +433,7 @@ const CREATE_ACCOUNT_INPUT_RULES: Record<keyof CreateAccountInput, Rule> = {
   verificationCode: string,
   verificationPhone: string,
   recoveryKey: string,
+  plcOp: object,
 }
 
 type DiscoveryFields = NonNullable<LoginOptions['discovery']>

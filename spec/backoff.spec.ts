@@ -42,6 +42,12 @@ const tooMany = (resetS?: number) =>
 // After a transient refresh failure, automatic refreshes get the last failure
 // instead of calling the entryway again, for a wait that doubles per failure.
 describe('Backoff', () => {
+  it('an option given as undefined means its default (it passes the option check)', () => {
+    const backoff = new Backoff({ minMs: undefined, maxMs: undefined })
+    backoff.failed(new Error('502'))
+    expect(waitOf(backoff)).toBe(1000)
+  })
+
   it('blocks nothing before the first failure', () => {
     expect(new Backoff().blocking).toBeUndefined()
   })

@@ -333,6 +333,19 @@ describe('PasswordAgent.createAccount', () => {
     expect(result.success && result.value.did).toBe(DID)
   })
 
+  it('passes a signed PLC operation (plcOp, a lexicon field) on as given', async () => {
+    const plcOp = { type: 'plc_operation', sig: 'c2ln' }
+    const scope = nock(PDS)
+      .post('/xrpc/com.atproto.server.createAccount', { handle: 'alice.example', did: DID, plcOp })
+      .reply(200, { ...sessionData(), handle: 'alice.example', did: DID })
+    const result = await PasswordAgent.createAccount({ handle: 'alice.example', did: DID, plcOp }, { service: PDS })
+    scope.done()
+    expect(result.success).toBe(true)
+    await expect(PasswordAgent.createAccount({ handle: 'a.example', plcOp: 'x' }, { service: PDS })).rejects.toThrow(
+      /"input\.plcOp" must be an object/,
+    )
+  })
+
   it('returns HandleNotAvailable as a result', async () => {
     nock(PDS)
       .post('/xrpc/com.atproto.server.createAccount')

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { FileLock, type FileLockOptions } from '../lib/file-lock.ts'
+import { FileLock, HOST, type FileLockOptions } from '../lib/file-lock.ts'
 
 // The orders that broke 0.1's rename-based takeover, forced with the lock's
 // step seam: a waiter pauses between judging a generation free and claiming
@@ -17,7 +17,7 @@ const newDir = () => path.join(root, `l${++n}`)
 const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid!
 const writeDeadHolder = (dir: string, gen: number) => {
   fs.mkdirSync(dir, { recursive: true })
-  fs.writeFileSync(path.join(dir, String(gen)), JSON.stringify({ pid: deadPid(), host: os.hostname(), token: 'dead' }))
+  fs.writeFileSync(path.join(dir, String(gen)), JSON.stringify({ pid: deadPid(), host: HOST, token: 'dead' }))
 }
 const generations = (dir: string) =>
   fs
@@ -187,5 +187,20 @@ describe('FileLock', () => {
     expect(entries).toBe(12)
     expect(room.overlaps).toEqual([])
     expect(fs.readdirSync(dir)).toEqual([String(7 + 2 * 12)]) // only the last release mark is left
+  })
+
+  it('a failure after its claim releases the lock instead of leaving it held for staleMs', async () => {
+    const dir = newDir()
+    const failing = new FileLock(dir, {
+      step: (name) => {
+        if (name === 'claimed') throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' })
+      },
+    })
+    await expect(failing.run(async () => 'never')).rejects.toThrow(/EMFILE/)
+    const started = Date.now()
+    await expect(new FileLock(dir, { staleMs: 60_000, acquireTimeoutMs: 5_000 }).run(async () => 'next')).resolves.toBe(
+      'next',
+    )
+    expect(Date.now() - started).toBeLessThan(5_000)
   })
 })

@@ -5,7 +5,7 @@ import fsp from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import nock from 'nock'
-import { HOST_TAG } from '../lib/file-lock.ts'
+import { HOST, HOST_TAG } from '../lib/file-lock.ts'
 import { FileSessionStore } from '../lib/file-session-store.ts'
 import { RedisSessionStore, type RedisLike } from '../lib/redis-session-store.ts'
 import { PasswordAgent } from '../lib/password-agent.ts'
@@ -113,7 +113,7 @@ describe('FileSessionStore', () => {
     const store = new FileSessionStore(tmpFile())
     // A pid that is certainly gone: a child that already exited.
     const dead = spawnSync(process.execPath, ['-e', '0']).pid
-    writeGeneration(store, 0, { pid: dead, host: os.hostname(), token: 'x' })
+    writeGeneration(store, 0, { pid: dead, host: HOST, token: 'x' })
     await expect(store.lock('k', async () => 'got it')).resolves.toBe('got it')
   })
 
@@ -138,29 +138,32 @@ describe('FileSessionStore', () => {
     const store = new FileSessionStore(tmpFile(), { acquireTimeoutMs: 150, staleMs: 60_000 })
     // A pid that is gone here, but the lock was written on another host (another pid namespace).
     const dead = spawnSync(process.execPath, ['-e', '0']).pid
-    writeGeneration(store, 0, { pid: dead, host: `not-${os.hostname()}`, token: 'x' })
-    await expect(store.lock('k', async () => 'stolen')).rejects.toThrow(/timed out waiting for the session lock/)
+    // Another pid namespace on the same hostname (containers of one pod) is another host too.
+    for (const host of [`not-${os.hostname()}`, `${os.hostname()}/pid:[1]`]) {
+      writeGeneration(store, 0, { pid: dead, host, token: 'x' })
+      await expect(store.lock('k', async () => 'stolen')).rejects.toThrow(/timed out waiting for the session lock/)
+    }
     // Ours names our host.
     fs.rmSync(`${store.file}.locks`, { recursive: true })
     const held = await store.lock('k', async () => generations(store))
-    expect(held).toEqual([{ pid: process.pid, host: os.hostname(), token: expect.any(String) }])
+    expect(held).toEqual([{ pid: process.pid, host: HOST, token: expect.any(String) }])
   })
 
   it('takes over a lock nobody touched for staleMs, and does not remove a lock it does not own', async () => {
     const store = new FileSessionStore(tmpFile(), { staleMs: 200 })
-    const file = writeGeneration(store, 0, { pid: process.ppid, host: os.hostname(), token: 'someone' })
+    const file = writeGeneration(store, 0, { pid: process.ppid, host: HOST, token: 'someone' })
     const old = new Date(Date.now() - 10_000)
     fs.utimesSync(file, old, old)
     await store.lock('k', async () => {
       // Someone takes over while we hold it (we went silent): our release must leave theirs alone.
-      writeGeneration(store, 2, { pid: process.ppid, host: os.hostname(), token: 'thief' })
+      writeGeneration(store, 2, { pid: process.ppid, host: HOST, token: 'thief' })
     })
-    expect(generations(store).at(-1)).toEqual({ pid: process.ppid, host: os.hostname(), token: 'thief' })
+    expect(generations(store).at(-1)).toEqual({ pid: process.ppid, host: HOST, token: 'thief' })
   })
 
   it('gives up after acquireTimeoutMs on a live lock', async () => {
     const store = new FileSessionStore(tmpFile(), { acquireTimeoutMs: 150, staleMs: 60_000 })
-    writeGeneration(store, 0, { pid: process.ppid, host: os.hostname(), token: 'busy' })
+    writeGeneration(store, 0, { pid: process.ppid, host: HOST, token: 'busy' })
     await expect(store.lock('k', async () => 1)).rejects.toThrow(/timed out waiting for the session lock/)
   })
 
@@ -182,6 +185,13 @@ describe('FileSessionStore', () => {
     for (const name of [...deadTemps, ...keep]) fs.writeFileSync(path.join(dir, name), 'x')
     await store.set(session())
     expect(fs.readdirSync(dir).sort()).toEqual([...keep, 'session.json'].sort())
+
+    // One it cannot remove (here a directory; in a sticky /tmp, another user's) does not fail the write.
+    const stuck = path.join(dir, `session.json.${dead}.${HOST_TAG}.${uuid()}.tmp`)
+    fs.mkdirSync(stuck)
+    fs.writeFileSync(path.join(stuck, 'x'), 'x')
+    await store.set(session())
+    fs.rmSync(stuck, { recursive: true })
 
     // The lock's own temp files (a killed claimant's) go on the next lock.
     const lockTemp = path.join(`${store.file}.locks`, `tmp.${dead}.${HOST_TAG}.${uuid()}.tmp`)

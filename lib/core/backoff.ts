@@ -19,9 +19,9 @@ export class Backoff {
   #retryAt = 0
 
   constructor(options?: BackoffOptions) {
-    const { minMs, maxMs } = { minMs: 1000, maxMs: 60_000, ...options }
-    this.#minMs = minMs
-    this.#maxMs = maxMs
+    // `??`, not a spread: an explicit `undefined` means the default (it passes the option check).
+    this.#minMs = options?.minMs ?? 1000
+    this.#maxMs = options?.maxMs ?? 60_000
   }
 
   /** The last failure while the wait after it runs (automatic refreshes get it instead of trying), else `undefined`. */
