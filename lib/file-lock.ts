@@ -74,14 +74,20 @@ export class FileLock {
       return await fn()
     } finally {
       clearInterval(keepAlive)
-      // Release by creating the next generation as a free mark: the highest
-      // number never goes down, so no stale judgement of ours can come true.
-      // If it exists, someone took the lock over from us (we went silent). If
-      // the release fails (EIO), our file stops being touched: taken over after staleMs.
-      await this.#create(held + 1, { free: true })
-        .then((released) => (released ? fs.rm(file, { force: true }) : undefined))
-        .catch(() => {})
+      await this.#release(held)
     }
+  }
+
+  /**
+   * Releases generation `n` by creating the next one as a free mark: the
+   * highest number never goes down, so no stale judgement can come true. If
+   * it exists, someone took the lock over from us (we went silent). If the
+   * release fails (EIO), ours stops being touched: taken over after staleMs.
+   */
+  async #release(n: number): Promise<void> {
+    await this.#create(n + 1, { free: true })
+      .then((released) => (released ? fs.rm(this.#path(n), { force: true }) : undefined))
+      .catch(() => {})
   }
 
   async #acquire(token: string): Promise<number> {
@@ -101,7 +107,7 @@ export class FileLock {
           } catch (err) {
             // Ours is the highest generation, held by a live pid: release it, or
             // everyone (this process too) would wait staleMs for it.
-            await this.#create(next + 1, { free: true }).catch(() => {})
+            await this.#release(next)
             throw err
           }
           if (now === next) {
@@ -121,13 +127,13 @@ export class FileLock {
 
   /** The highest generation, or `undefined` when there is none. */
   async #top(): Promise<number | undefined> {
-    let top: number | undefined
-    for (const name of await fs.readdir(this.dir)) {
-      if (!/^\d+$/.test(name)) continue
-      const n = Number(name)
-      if (top === undefined || n > top) top = n
-    }
-    return top
+    const all = await this.#generations()
+    return all.length ? Math.max(...all) : undefined
+  }
+
+  /** The generation numbers in the lock directory (temp files aside). */
+  async #generations(): Promise<number[]> {
+    return (await fs.readdir(this.dir)).filter((name) => /^\d+$/.test(name)).map(Number)
   }
 
   /** Whether generation `n` may be succeeded. A file that vanished was superseded: look again. */
@@ -169,9 +175,9 @@ export class FileLock {
 
   /** Generations below the highest are past: nobody holds or judges them any more. */
   async #removeBelow(n: number): Promise<void> {
-    for (const name of await fs.readdir(this.dir)) {
+    for (const g of await this.#generations()) {
       // Best effort: a leftover lower generation is harmless.
-      if (/^\d+$/.test(name) && Number(name) < n) await fs.rm(this.#path(Number(name)), { force: true }).catch(() => {})
+      if (g < n) await fs.rm(this.#path(g), { force: true }).catch(() => {})
     }
   }
 

@@ -15,7 +15,7 @@
  */
 
 /** A `RateLimit-Reset` below this is delta-seconds (IETF draft), from it on an epoch (atproto). */
-export const EPOCH_SECONDS = 1e9
+const EPOCH_SECONDS = 1e9
 
 /**
  * The server's clock when it answered (the `Date` header, whole seconds,
