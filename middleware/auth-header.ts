@@ -1,4 +1,5 @@
 import type { Middleware } from '../lib/core/fetch.ts'
+import { parseUrl } from '../lib/core/parse-url.ts'
 import {
   accessTokenAllowed,
   accessTokenAllowedFor,
@@ -75,7 +76,7 @@ export function authHeader(options: AuthHeaderOptions): Middleware {
       // Hops are fetched by URL: keep a Request input's signal (ky's timeout) on them.
       const signal = inputSignal(input, init)
       for (let hops = 0; isRedirect(res.status) && hops < MAX_REDIRECTS; hops++) {
-        const location = URL.parse(res.headers.get('location') ?? '', url)
+        const location = parseUrl(res.headers.get('location') ?? '', url)
         if (!location || (location.protocol !== 'https:' && location.protocol !== 'http:')) return res
         if (res.status === 303 ? method !== 'HEAD' : res.status <= 302 && method === 'POST') {
           method = method === 'HEAD' ? 'HEAD' : 'GET'

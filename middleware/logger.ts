@@ -1,6 +1,7 @@
 import { arrayOf, checkOptions, func, type Rule } from '../lib/core/check.ts'
 import { codeOf } from '../lib/core/errors.ts'
 import type { Middleware } from '../lib/core/fetch.ts'
+import { parseUrl } from '../lib/core/parse-url.ts'
 import { inputUrl, pinInput } from '../lib/core/request.ts'
 import { requestMethod } from './shared.ts'
 
@@ -96,8 +97,8 @@ export function logger(options: LoggerOptions = {}): Middleware {
  * path.
  */
 export function redactUrl(raw: string, sensitive: (name: string) => boolean = (n) => SENSITIVE_PARAM.test(n)): string {
-  const absolute = URL.parse(raw)
-  const url = absolute ?? URL.parse(raw, RELATIVE_BASE)
+  const absolute = parseUrl(raw)
+  const url = absolute ?? parseUrl(raw, RELATIVE_BASE)
   if (!url) return '[invalid URL]'
   if (url.username) url.username = '***'
   if (url.password) url.password = '***'

@@ -1,4 +1,5 @@
 import type { Middleware } from '../lib/core/fetch.ts'
+import { canParseUrl } from '../lib/core/parse-url.ts'
 import { inputUrl, pinInput, routePath } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import { checkSessionOptions, currentFor, peekSession, settled } from './options.ts'
@@ -24,7 +25,7 @@ export function routeToPds(options: RouteToPdsOptions): Middleware {
       const raw = inputUrl(input)
       if (raw === undefined) return Promise.resolve(next(input, init)) // a foreign Request: not ours to route
       // A path ("/…") never parses without a base: skip the parse attempt for it.
-      if (raw[0] !== '/' && URL.canParse(raw)) return Promise.resolve(next(input, init)) // already absolute
+      if (raw[0] !== '/' && canParseUrl(raw)) return Promise.resolve(next(input, init)) // already absolute
       const current = peekSession(session)
       if (current !== undefined) return Promise.resolve(next(routePath(current, raw), init))
       return currentFor(session, input, init).then((s) => next(routePath(s, raw), init))

@@ -1,3 +1,4 @@
+import { parseUrl } from '../lib/core/parse-url.ts'
 import { inputUrl, xrpcMethod } from '../lib/core/request.ts'
 
 /** The request's HTTP method, upper-cased (`GET` when none is given). */
@@ -13,7 +14,7 @@ export function requestNsid(input: string | URL | Request): string | undefined {
   const raw = inputUrl(input)
   if (raw === undefined) return undefined
   if (raw.startsWith('/') && !raw.startsWith('//')) return xrpcMethod(raw)
-  const url = URL.parse(raw)
+  const url = parseUrl(raw)
   return url ? xrpcMethod(url.pathname) : undefined
 }
 

@@ -38,7 +38,7 @@ describe('HttpSessionApi.refreshSession', () => {
     const data = sessionData()
     const { fetch, calls } = recordingFetch(() => jsonResponse(200, data))
     const { session: next, warning } = issued(await api(fetch).refreshSession(old))
-    expect(calls.map((c) => [c.url, c.init?.method, c.init?.redirect])).toEqual([[REFRESH, 'POST', 'error']])
+    expect(calls.map((c) => [c.url, c.init?.method, c.init?.redirect])).toEqual([[REFRESH, 'POST', 'manual']])
     expect(calls[0]!.headers.get('authorization')).toBe(`Bearer ${old.data.refreshJwt}`)
     expect(next.data).toEqual(data)
     expect(next).toMatchObject({ service: SERVICE, pdsUrl: PDS })
@@ -114,6 +114,26 @@ describe('HttpSessionApi.refreshSession', () => {
     const res = await api(fetch, 50).refreshSession(session())
     expect(res).toBeInstanceOf(SessionTimeoutError)
     expect((res as Error).message).toBe('session call timed out after 50 ms')
+  })
+
+  it('fails on a redirect (3xx or an opaque redirect) without following it, as transient, and releases its body', async () => {
+    const answers = [
+      new Response('moved', { status: 302, headers: { location: 'https://elsewhere.example/x' } }),
+      new Response(null, { status: 307, headers: { location: '/xrpc/other' } }),
+      Object.defineProperty(new Response(null, { status: 200 }), 'type', { value: 'opaqueredirect' }),
+    ]
+    for (const answer of answers) {
+      const { fetch, calls } = recordingFetch(() => answer)
+      const old = session()
+      const failure = await api(fetch).refreshSession(old)
+      expect(calls).toHaveLength(1)
+      expect(failure).toBeInstanceOf(Error)
+      expect(isDefinitiveRefusal(failure)).toBe(false)
+      const text = `${String(failure)} ${String((failure as Error).cause)}`
+      expect(text).toContain('with a redirect, which session calls never follow')
+      expect(text).not.toContain(old.data.refreshJwt)
+      expect(answer.bodyUsed).toBe(answer.body !== null) // cancelled, so the connection is freed
+    }
   })
 
   it('never rejects: a network fault comes back as an Error', async () => {

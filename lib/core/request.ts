@@ -1,5 +1,6 @@
 import { fail } from './check.ts'
 import { limitBody } from './limit-body.ts'
+import { canParseUrl, parseUrl } from './parse-url.ts'
 import type { Session } from './session.ts'
 
 /**
@@ -47,7 +48,7 @@ export function pinInput(input: string | URL | Request): string | URL | Request 
   if (typeof input === 'string' || input instanceof NativeRequest) return input
   if (typeof input !== 'object' || input === null) fail('fetch', 'input', 'be a URL string, a URL or a Request')
   const href = String(input)
-  return href[0] === '/' || URL.canParse(href) ? href : input
+  return href[0] === '/' || canParseUrl(href) ? href : input
 }
 
 /**
@@ -147,7 +148,7 @@ export function accessTokenAllowedFor(session: Session, href: string): boolean {
   if (href.startsWith(pds) && href[pds.length] === '/') return true
   const service = originOf(session.service)
   if (href.startsWith(service) && href[service.length] === '/') return isSessionMethod(href.slice(service.length))
-  const url = URL.parse(href)
+  const url = parseUrl(href)
   return !!url && accessTokenAllowed(session, url)
 }
 

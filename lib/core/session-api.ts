@@ -126,7 +126,15 @@ export function isDefinitiveRefusal(error: unknown): boolean {
 export function serviceAgent(service: string, fetch: FetchLike, maxBytes = MAX_SESSION_ANSWER_BYTES): Agent {
   return {
     fetchHandler: async (path, init) => {
-      const res = await fetch(new URL(path, service), { ...init, redirect: 'error' })
+      // 'manual' rather than 'error', which workerd refuses; a redirect then
+      // fails the call as a network fault would (transient), unread.
+      const res = await fetch(new URL(path, service), { ...init, redirect: 'manual' })
+      if (res.type === 'opaqueredirect' || (res.status > 299 && res.status < 400)) {
+        void res.body?.cancel().catch(() => {})
+        throw new TypeError(
+          `${new URL(service).origin} answered ${path} with a redirect, which session calls never follow`,
+        )
+      }
       return limitBody(res, maxBytes, () => new SessionAnswerTooLargeError(res.status, maxBytes))
     },
   }

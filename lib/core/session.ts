@@ -1,5 +1,6 @@
 import { isDatetimeString, isDidString, type DidString } from '@atproto/lex-schema'
 import { check, fail, type Rule } from './check.ts'
+import { parseUrl } from './parse-url.ts'
 
 /** The body of a createSession / refreshSession answer, kept as the server sent it. */
 export type SessionData = {
@@ -41,7 +42,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** Parses an http(s) URL, or returns `null`. Never echoes the value in errors. */
 export function parseHttpUrl(value: unknown): URL | null {
   if (typeof value !== 'string' && !(value instanceof URL)) return null
-  const url = URL.parse(String(value))
+  const url = parseUrl(String(value))
   if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) return null
   return url
 }
