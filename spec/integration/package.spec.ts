@@ -41,9 +41,57 @@ describe('the packed tarball', () => {
   it('ships only the build, the sources for source maps, and package.json', () => {
     const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).trim().split('\n')
     expect(files).toContain('package/dist/lib/index.js')
+    expect(files).toEqual(expect.arrayContaining(['package/LICENSE', 'package/CHANGELOG.md', 'package/README.md']))
     expect(files).toContain('package/dist/lib/index.d.ts')
     expect(files).toContain('package/dist/middleware/index.js')
     expect(files.filter((f) => /spec\/|examples\/|node_modules|\.tmp|bench\//.test(f))).toEqual([])
+  })
+
+  it('ships the source maps its files point at, and the sources those maps name', () => {
+    const dir = path.join(work, 'unpacked')
+    fs.mkdirSync(dir, { recursive: true })
+    execFileSync('tar', ['-xzf', tarball, '-C', dir])
+    const pkg = path.join(dir, 'package')
+    const built = fs.readdirSync(path.join(pkg, 'dist'), { recursive: true, encoding: 'utf8' })
+    const withMaps = built.filter((f) => /\.(js|d\.ts)$/.test(f))
+    expect(withMaps.length).toBeGreaterThan(20)
+    const missing: string[] = []
+    for (const file of withMaps) {
+      const full = path.join(pkg, 'dist', file)
+      const ref = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(fs.readFileSync(full, 'utf8'))?.[1]
+      if (!ref) continue
+      const map = path.resolve(path.dirname(full), ref)
+      if (!fs.existsSync(map)) {
+        missing.push(path.relative(pkg, map))
+        continue
+      }
+      const { sources, sourceRoot = '' } = JSON.parse(fs.readFileSync(map, 'utf8'))
+      for (const source of sources as string[]) {
+        const target = path.resolve(path.dirname(map), sourceRoot, source)
+        if (!fs.existsSync(target)) missing.push(path.relative(pkg, target))
+      }
+    }
+    expect(missing).toEqual([])
+  })
+
+  it('passes publint (strict) and are-the-types-wrong (esm-only profile)', () => {
+    const bin = (name: string) => path.join(root, 'node_modules', '.bin', name)
+    const dir = path.join(work, 'lint')
+    fs.mkdirSync(dir, { recursive: true })
+    execFileSync('tar', ['-xzf', tarball, '-C', dir])
+    // Both exit non-zero on a finding; their report is then the failure message.
+    const run = (cmd: string, args: string[]) => {
+      try {
+        return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      } catch (error) {
+        const { stdout, stderr } = error as { stdout: string; stderr: string }
+        throw new Error(`${path.basename(cmd)} failed:\n${stdout}\n${stderr}`)
+      }
+    }
+    expect(run(bin('publint'), [path.join(dir, 'package'), '--pack', 'false', '--strict'])).toContain('All good!')
+    expect(run(bin('attw'), [tarball, '--profile', 'esm-only', '--format', 'table-flipped'])).toContain(
+      'lex-password-agent',
+    )
   })
 
   it('imports as lex-password-agent from plain JS and works without the network', () => {
