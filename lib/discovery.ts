@@ -1,6 +1,6 @@
 import { DidResolverCommon } from '@atproto-labs/did-resolver'
 import { AtprotoHandleResolver, type ResolveTxt } from '@atproto-labs/handle-resolver'
-import { check, checkOptions, fail, func, string, type Rule } from './core/check.ts'
+import { check, checkOptions, fail, func, isObject, string, type Rule } from './core/check.ts'
 import { DiscoveryError } from './core/errors.ts'
 import type { FetchLike } from './core/fetch.ts'
 import { limitBody } from './core/limit-body.ts'
@@ -33,6 +33,12 @@ const MAX_ANSWER_BYTES = 128 * 1024
 
 export { DiscoveryError }
 
+/** What to do when a handle leads nowhere. */
+const CHECK_HANDLE = 'check the handle, or log in with the DID or give "service"'
+
+/** The URL a discovery request goes to, for messages. */
+const url = (input: string | URL | Request) => (input instanceof Request ? input.url : String(input))
+
 /**
  * Finds the PDS to log in to from a handle or a DID: handle → DID (DNS TXT
  * `_atproto.<handle>` or `https://<handle>/.well-known/atproto-did`), DID →
@@ -45,7 +51,12 @@ export { DiscoveryError }
 export async function discoverService(
   identifier: string,
   options: DiscoveryOptions = {},
-): Promise<{ did: string; service: string }> {
+): Promise<{
+  /** The account's DID. */
+  did: string
+  /** The PDS URL from the DID document: pass it to `login` as `service`. */
+  service: string
+}> {
   checkOptions('discoverService', options, RULES)
   check('discoverService', 'identifier', identifier, string)
   if (identifier.includes('@') && !identifier.startsWith('@')) {
@@ -65,19 +76,42 @@ export async function discoverService(
     }
     const resolver = new AtprotoHandleResolver({ fetch, resolveTxt: options.resolveTxt ?? nodeResolveTxt })
     did = await resolver.resolve(handle)
-    if (!did) throw new DiscoveryError(`the handle ${handle} does not resolve to a DID`)
+    if (!did) {
+      throw new DiscoveryError(
+        `the handle ${handle} does not resolve to a DID (no DNS TXT _atproto.${handle}, no https://${handle}/.well-known/atproto-did): ${CHECK_HANDLE}`,
+      )
+    }
   }
   const resolver = new DidResolverCommon({ fetch, plcDirectoryUrl: options.plcDirectoryUrl })
   const doc = await resolver.resolve(did as `did:plc:${string}`).catch((err: unknown) => {
-    throw new DiscoveryError(`could not resolve the DID document of ${did}`, { cause: err })
+    const reason = reasonOf(err)
+    throw new DiscoveryError(
+      `could not resolve the DID document of ${did}${reason ? ` (${reason})` : ''}: check the DID and the network, or give "service"`,
+      { cause: err },
+    )
   })
   // Handles are case-insensitive: a document may spell it with capitals.
   if (handle && !doc.alsoKnownAs?.some((aka) => aka.toLowerCase() === `at://${handle}`)) {
-    throw new DiscoveryError(`the DID document of ${did} does not claim the handle ${handle}`)
+    throw new DiscoveryError(`the DID document of ${did} does not claim the handle ${handle}: ${CHECK_HANDLE}`)
   }
   const endpoint = pdsEndpoint(doc, did)
-  if (!endpoint.url) throw new DiscoveryError(`no usable PDS for ${did}: ${endpoint.warning}`)
+  if (!endpoint.url) throw new DiscoveryError(`no usable PDS for ${did}: ${endpoint.warning}; give "service"`)
   return { did, service: endpoint.url }
+}
+
+/**
+ * Why a lookup failed, in a few words for a message: our own timeout or size
+ * error if it is the cause, else the deepest cause's message when it is one
+ * short line (a schema check's is a JSON dump: left to `cause`).
+ */
+function reasonOf(err: unknown): string | undefined {
+  let reason: string | undefined
+  for (let e = err, depth = 0; isObject(e) && depth < 5; e = e.cause, depth++) {
+    if (e instanceof DiscoveryError) return e.message
+    const { message } = e
+    if (typeof message === 'string' && message && message.length <= 120 && !/[\n[{]/.test(message)) reason = message
+  }
+  return reason
 }
 
 /**
@@ -90,7 +124,7 @@ function bounded(fetch: FetchLike): typeof globalThis.fetch {
   return async (input, init) => {
     const timeout = new AbortController()
     const timer = setTimeout(
-      () => timeout.abort(new DiscoveryError(`no answer within ${REQUEST_TIMEOUT_MS} ms`)),
+      () => timeout.abort(new DiscoveryError(`${url(input)} gave no answer within ${REQUEST_TIMEOUT_MS} ms`)),
       REQUEST_TIMEOUT_MS,
     )
     ;(timer as { unref?: () => void }).unref?.()
@@ -103,7 +137,7 @@ function bounded(fetch: FetchLike): typeof globalThis.fetch {
       clearTimeout(timer)
       throw err
     }
-    const tooLarge = () => new DiscoveryError(`answer larger than ${MAX_ANSWER_BYTES} bytes`)
+    const tooLarge = () => new DiscoveryError(`${url(input)} answered with more than ${MAX_ANSWER_BYTES} bytes`)
     return limitBody(res, MAX_ANSWER_BYTES, tooLarge, () => clearTimeout(timer))
   }
 }

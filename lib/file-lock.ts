@@ -120,7 +120,11 @@ export class FileLock {
         }
         continue
       }
-      if (Date.now() > deadline) throw new LockTimeoutError(`timed out waiting for the session lock ${this.dir}`)
+      if (Date.now() > deadline) {
+        throw new LockTimeoutError(
+          `timed out after ${this.#acquireTimeoutMs} ms waiting for the session lock ${this.dir}, which another process holds: check that process, or raise acquireTimeoutMs`,
+        )
+      }
       await sleep(Math.min(100, 5 + attempt * 5) * (0.5 + Math.random()))
     }
   }

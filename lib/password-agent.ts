@@ -1,4 +1,4 @@
-import { XrpcResponseError, xrpcSafe, type Agent } from '@atproto/lex-client'
+import { XrpcResponseError, type Agent } from '@atproto/lex-client'
 import type { DidString } from '@atproto/lex-schema'
 import {
   boolean,
@@ -16,14 +16,7 @@ import {
   type Rule,
   type Rules,
 } from './core/check.ts'
-import {
-  InvalidSessionResponseError,
-  inputError,
-  LoggedOutError,
-  SessionMismatchError,
-  typedFailure,
-  withoutPayload,
-} from './core/errors.ts'
+import { inputError, LoggedOutError, SessionMismatchError, typedFailure } from './core/errors.ts'
 import { globalFetch, pipeline, type FetchLike } from './core/fetch.ts'
 import { HOOK_RULES, type SessionHooks } from './core/hooks.ts'
 import { createAccount, createSession } from './core/lexicons.ts'
@@ -33,7 +26,7 @@ import { routeToPds } from '../middleware/route-to-pds.ts'
 import { REFRESH_AHEAD_RULES, refreshAhead, type RefreshAheadOptions } from '../middleware/refresh-ahead.ts'
 import type { BackoffOptions } from './core/backoff.ts'
 import { accessTokenExpiry } from './core/jwt.ts'
-import { hasJwtTokens, isDefinitiveRefusal, serviceAgent, sessionFromServer } from './core/session-api.ts'
+import { isDefinitiveRefusal, serviceAgent, sessionCall, sessionFromServer } from './core/session-api.ts'
 import { SessionHolder } from './core/session-holder.ts'
 import { sessionStore, type SessionLock, type SessionStore } from './core/session-store.ts'
 import { assertSession, parseHttpUrl, serviceUrl, type Session, type SessionData } from './core/session.ts'
@@ -60,7 +53,12 @@ export type PasswordAgentOptions = {
    * for `minMs` (default 1 000), doubling per failure in a row up to `maxMs`
    * (default 60 000). `agent.refresh()` always tries.
    */
-  refreshBackoff?: { minMs?: number; maxMs?: number }
+  refreshBackoff?: {
+    /** The first wait after a failure (default 1 000 ms). */
+    minMs?: number
+    /** The longest wait (default 60 000 ms). */
+    maxMs?: number
+  }
   /**
    * Refresh before the access token expires (read from its `exp`), so requests
    * at expiry cost no `ExpiredToken` round trip. Default on (60 s margin + up
@@ -77,6 +75,7 @@ export type PasswordAgentOptions = {
   lock?: SessionLock
 }
 
+/** The options of `PasswordAgent.resume`: the shared ones, and when to refresh. */
 export type ResumeOptions = PasswordAgentOptions & {
   /**
    * `'always'` (default, as upstream): refresh before returning, which proves
@@ -97,7 +96,10 @@ export type ResumeOptions = PasswordAgentOptions & {
 export type ServiceResolver = (
   identifier: string,
   options: ServiceResolverOptions,
-) => Promise<{ service: string | URL }>
+) => Promise<{
+  /** The service to log in to (checked like the `service` option). */
+  service: string | URL
+}>
 
 /** What `login` hands its `resolveService`: the `discovery` option and `fetch`. */
 export type ServiceResolverOptions = {
@@ -109,6 +111,7 @@ export type ServiceResolverOptions = {
   resolveTxt?: (hostname: string) => Promise<string[] | null>
 }
 
+/** The options of `PasswordAgent.login` (and `resumeOrLogin`): the shared ones, and the credentials. */
 export type LoginOptions = PasswordAgentOptions & {
   /**
    * The service (PDS or entryway) to log in to, e.g. `https://bsky.social`.
@@ -137,7 +140,14 @@ export type LoginOptions = PasswordAgentOptions & {
  * (`AuthenticationRequired`, `AuthFactorTokenRequired`, `AccountTakedown`,
  * `RateLimitExceeded`, …) as lex-client's `XrpcResponseError`.
  */
-export type LoginResult = { success: true; value: PasswordAgent } | XrpcResponseError<typeof createSession>
+export type LoginResult =
+  | {
+      /** Logged in. */
+      success: true
+      /** The agent, with the new session. */
+      value: PasswordAgent
+    }
+  | XrpcResponseError<typeof createSession>
 
 /**
  * An authenticated AT Protocol agent backed by a password session.
@@ -198,8 +208,14 @@ export class PasswordAgent implements Agent {
     return this.sessionHolder.destroyed
   }
 
-  /** lex-client's `Agent` hook: `path` is `/xrpc/<nsid>?…`, routed to the PDS. */
-  fetchHandler(path: `/${string}`, init: RequestInit): Promise<Response> {
+  /**
+   * The hook of lex-client's `Agent` and of @atproto/api's `SessionManager`
+   * (`new Agent(passwordAgent)`): `path` is `/xrpc/<nsid>?…`, routed to the
+   * PDS. Typed `string` as @atproto/api wants it; anything else is handled as
+   * {@link PasswordAgent.fetch} handles it (an absolute URL gets the token only
+   * on the session's own origins; another relative URL is a TypeError).
+   */
+  fetchHandler(path: string, init: RequestInit): Promise<Response> {
     return this.#fetch(path, init)
   }
 
@@ -213,8 +229,9 @@ export class PasswordAgent implements Agent {
 
   /**
    * Refreshes the tokens now (shared with any refresh already running).
-   * Rejects with the server's refusal (session deleted, `onDeleted` ran) or the
-   * transient fault (session kept, `onRefreshFailure` ran).
+   * Rejects with the server's refusal (a `SessionEndedError`: session deleted,
+   * `onDeleted` ran) or the transient fault (session kept, `onRefreshFailure`
+   * ran), each naming the service and the account.
    */
   refresh(): Promise<Session> {
     return this.sessionHolder.refresh()
@@ -229,12 +246,18 @@ export class PasswordAgent implements Agent {
     return this.sessionHolder.logout()
   }
 
+  /** `await using agent = …`: logs out when the scope ends (unless already logged out). */
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.destroyed) await this.logout()
   }
 
   /** No tokens in `JSON.stringify(agent)`; persist `agent.session` instead. */
-  toJSON() {
+  toJSON(): {
+    /** The account's DID. */
+    did: string
+    /** Whether the session ended. */
+    destroyed: boolean
+  } {
     return { did: this.#did, destroyed: this.destroyed }
   }
 
@@ -245,18 +268,26 @@ export class PasswordAgent implements Agent {
   /**
    * Logs in with a password. Resolves to `{ success: true, value: agent }` or
    * to the server's expected refusal (`success: false`, `error`, `message`);
-   * throws on unexpected failures (network, 5xx, invalid answer).
-   * `onRefreshed` runs with the new session before it resolves.
+   * throws on unexpected failures (network, 5xx, invalid answer), each with a
+   * message that names the service and says what to check.
+   * `onRefreshed` runs with the new session before it resolves. A handle may
+   * be given with a leading `@` (`@alice.bsky.social`): it is removed.
    */
   static async login(options: LoginOptions): Promise<LoginResult>
   /**
    * Logs in from a credentials URL, `https://<identifier>:<password>@<host>`
    * (percent-encoded, e.g. from an environment variable); `options` adds
    * hooks, fetch, store and the rest.
+   *
+   * Typed as a rest parameter on purpose: an options object is no match for
+   * it by its length, so tsc reports a typo in the object form against that
+   * form ("'hook' does not exist in type 'LoginOptions'. Did you mean to write
+   * 'hooks'?") instead of "No overload matches this call".
    */
-  static async login(
-    url: string | URL,
-    options?: Omit<LoginOptions, 'service' | 'identifier' | 'password'>,
+  static async login<U>(
+    ...args: [U] extends [string | URL]
+      ? [url: U, options?: Omit<LoginOptions, 'service' | 'identifier' | 'password'>]
+      : [url: string | URL, options: Omit<LoginOptions, 'service' | 'identifier' | 'password'>, _: never]
   ): Promise<LoginResult>
   static async login(
     input: LoginOptions | string | URL,
@@ -264,17 +295,19 @@ export class PasswordAgent implements Agent {
   ): Promise<LoginResult> {
     const options = typeof input === 'string' || input instanceof URL ? { ...extra, ...parseLoginUrl(input) } : input
     checkLogin('login', options, LOGIN_RULES)
-    const { fetch = globalFetch, resolveService, discovery } = options
+    const { fetch = globalFetch, resolveService, discovery, password, authFactorToken, allowTakendown } = options
+    const identifier = withoutAt(options.identifier)
     let service = options.service
     if (service === undefined) {
-      service = (await resolveService!(options.identifier, { ...discovery, fetch }))?.service
+      service = (await resolveService!(identifier, { ...discovery, fetch }))?.service
       check('login', 'resolveService(…).service', service, serviceUrl)
     }
-    const { identifier, password, authFactorToken, allowTakendown } = options
     return PasswordAgent.#start(
       createSession,
       { identifier, password, authFactorToken, allowTakendown },
       String(service),
+      // Errors name the account, but not by its email.
+      identifier.includes('@') ? '' : identifier,
       options,
     )
   }
@@ -290,28 +323,34 @@ export class PasswordAgent implements Agent {
   ): Promise<LoginResult> {
     check('createAccount', 'input', input, nested(CREATE_ACCOUNT_INPUT_RULES))
     checkOptions('createAccount', options, CREATE_ACCOUNT_RULES)
-    return PasswordAgent.#start(createAccount, input, String(options.service), options)
+    const handle = withoutAt(input.handle)
+    return PasswordAgent.#start(createAccount, { ...input, handle }, String(options.service), handle, options)
   }
 
-  /** Calls createSession / createAccount: the agent for its answer, or its typed refusal. */
+  /**
+   * Calls createSession / createAccount for `account` (a handle or DID, to
+   * name in errors): the agent for its answer, or its typed refusal.
+   */
   static async #start(
     method: typeof createSession | typeof createAccount,
     body: object,
     service: string,
+    account: string,
     options: PasswordAgentOptions & Record<string, unknown>,
   ): Promise<LoginResult> {
-    const res = await xrpcSafe(
+    const res = await sessionCall(
       serviceAgent(service, options.fetch ?? globalFetch, options.maxSessionAnswerBytes),
-      method as typeof createSession,
-      { body: body as never, signal: AbortSignal.timeout(options.refreshTimeoutMs ?? 30_000) },
+      method,
+      service,
+      account,
+      { body, timeoutMs: options.refreshTimeoutMs ?? 30_000 },
     )
-    if (!res.success) {
+    if (res instanceof Error) {
+      // The server's expected refusals are a result; 5xx answers and faults throw.
       if (res instanceof XrpcResponseError && res.status < 500) return typedFailure(res) as LoginResult
-      throw withoutPayload(res) // an invalid 200 carries the new tokens in its payload
+      throw res
     }
-    // Not a TypeError from assertSession: it is the server's answer, not the caller's input.
-    if (!hasJwtTokens(res.body)) throw new InvalidSessionResponseError(200)
-    const { session, warning } = sessionFromServer(res.body as SessionData, service, null)
+    const { session, warning } = sessionFromServer(res as SessionData, service, null)
     const agent = new PasswordAgent(session, agentOptionsOf(options))
     await agent.sessionHolder.announce(warning)
     return { success: true, value: agent }
@@ -319,8 +358,9 @@ export class PasswordAgent implements Agent {
 
   /**
    * Restores a saved session and refreshes it. Throws (after `onDeleted`) only
-   * if the server definitively refused it; on a transient failure
-   * `onRefreshFailure` runs and the agent is returned with the saved tokens.
+   * if the server definitively refused it: a `SessionEndedError` ("log in
+   * again with the password"); on a transient failure `onRefreshFailure` runs
+   * and the agent is returned with the saved tokens.
    */
   static async resume(session: Session, options: ResumeOptions = {}): Promise<PasswordAgent> {
     // Before destructuring: `...` would turn a string or number into options.
@@ -452,6 +492,13 @@ function checkLogin(where: string, options: unknown, rules: Rules): asserts opti
     fail(where, 'service', 'be given, or "resolveService" (e.g. discoverService from "lex-password-agent/discovery")')
   }
 }
+
+/**
+ * A handle without the leading `@` it is often written with: `@alice.bsky.social`
+ * is `alice.bsky.social`. No handle holds `@` or `:`, so `@`, `@did:…` and
+ * `@a@b.c` are left as they are (and refused by the server).
+ */
+const withoutAt = (name: string) => name.replace(/^@(?=[^@:]+$)/, '')
 
 /**
  * `https://<identifier>:<password>@<host>` → login options. Errors never

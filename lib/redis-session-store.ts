@@ -9,15 +9,20 @@ import { sleep } from './core/sleep.ts'
  * fits as is. No Redis client is bundled: bring your own.
  */
 export interface RedisLike {
+  /** `GET key`: the session JSON. */
   get(key: string): Promise<string | null>
   // Loose on purpose: ioredis types these with many overloads.
   /* eslint-disable @typescript-eslint/no-explicit-any */
+  /** `SET key value [NX] [PX ms]`: the session, and taking the lock. */
   set(key: string, value: string, ...args: any[]): Promise<unknown>
+  /** `DEL key`: removing the session. */
   del(key: string): Promise<unknown>
+  /** `EVAL script numKeys ...`: releasing and renewing the lock (compare-and-delete, compare-and-renew). */
   eval(script: string, numKeys: number, ...args: any[]): Promise<unknown>
   /* eslint-enable @typescript-eslint/no-explicit-any */
 }
 
+/** The options of {@link RedisSessionStore}. */
 export type RedisSessionStoreOptions = {
   /** Which session: one key per account, e.g. the handle or DID. */
   key: string
@@ -92,7 +97,11 @@ export class RedisSessionStore implements SessionStore {
     const token = crypto.randomUUID()
     const deadline = Date.now() + this.#acquireTimeoutMs
     for (let attempt = 0; (await this.#redis.set(key, token, 'PX', this.#lockTtlMs, 'NX')) !== 'OK'; attempt++) {
-      if (Date.now() > deadline) throw new LockTimeoutError(`timed out waiting for the session lock ${key}`)
+      if (Date.now() > deadline) {
+        throw new LockTimeoutError(
+          `timed out after ${this.#acquireTimeoutMs} ms waiting for the session lock ${key}, which another process holds: check that process, or raise acquireTimeoutMs`,
+        )
+      }
       await sleep(Math.min(100, 5 + attempt * 5) * (0.5 + Math.random()))
     }
     // Renew while the refresh runs, so a slow entryway cannot let the lock lapse under us.

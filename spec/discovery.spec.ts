@@ -56,19 +56,58 @@ describe('discoverService', () => {
     nock(PLC)
       .get(`/${encodeURIComponent(DID)}`)
       .reply(200, doc(PDS, 'mallory.example.com'))
-    await expect(discoverService('alice.example.com', noDns)).rejects.toThrow(DiscoveryError)
+    await expect(discoverService('alice.example.com', noDns)).rejects.toThrow(
+      new DiscoveryError(
+        `the DID document of ${DID} does not claim the handle alice.example.com: check the handle, or log in with the DID or give "service"`,
+      ),
+    )
   })
 
   it('refuses a PDS endpoint that is not a bare http(s) origin', async () => {
     nock(PLC)
       .get(`/${encodeURIComponent(DID)}`)
       .reply(200, doc('https://pds.example/some/path'))
-    await expect(discoverService(DID)).rejects.toThrow(/no usable PDS/)
+    await expect(discoverService(DID)).rejects.toThrow(
+      new DiscoveryError(
+        `no usable PDS for ${DID}: the DID document gives no bare http(s) origin for #atproto_pds; give "service"`,
+      ),
+    )
   })
 
   it('an unresolvable handle is a DiscoveryError', async () => {
     nock('https://nobody.example.com').get('/.well-known/atproto-did').reply(404)
-    await expect(discoverService('nobody.example.com', noDns)).rejects.toThrow(DiscoveryError)
+    await expect(discoverService('nobody.example.com', noDns)).rejects.toThrow(
+      new DiscoveryError(
+        'the handle nobody.example.com does not resolve to a DID (no DNS TXT _atproto.nobody.example.com, no https://nobody.example.com/.well-known/atproto-did): check the handle, or log in with the DID or give "service"',
+      ),
+    )
+  })
+
+  it('a DID document that cannot be had says why in one line, and keeps the error as cause', async () => {
+    const unresolvable = (why: string) =>
+      `could not resolve the DID document of ${DID}${why}: check the DID and the network, or give "service"`
+    nock(PLC)
+      .get(`/${encodeURIComponent(DID)}`)
+      .reply(404, 'nope')
+    await expect(discoverService(DID)).rejects.toMatchObject({
+      name: 'DiscoveryError',
+      message: unresolvable(' (Not Found)'),
+    })
+    const dns = Object.assign(new Error('getaddrinfo ENOTFOUND plc.directory'), { code: 'ENOTFOUND' })
+    nock(PLC)
+      .get(`/${encodeURIComponent(DID)}`)
+      .replyWithError(dns)
+    await expect(discoverService(DID)).rejects.toMatchObject({
+      name: 'DiscoveryError',
+      message: unresolvable(' (getaddrinfo ENOTFOUND plc.directory)'),
+    })
+    // A document that fails the schema: the schema's report (a JSON dump) stays in `cause`.
+    nock(PLC)
+      .get(`/${encodeURIComponent(DID)}`)
+      .reply(200, { not: 'a document' })
+    const err = await discoverService(DID).catch((e: Error) => e)
+    expect(err).toMatchObject({ name: 'DiscoveryError', message: unresolvable('') })
+    expect((err as Error).cause).toBeInstanceOf(Error)
   })
 
   it('an email cannot be discovered: TypeError before any request', async () => {
@@ -92,6 +131,10 @@ describe('discoverService', () => {
     'alice.example.com.',
     '10.0.0.1',
     'host.example?x',
+    // A leading "@" goes before a handle only.
+    '@',
+    '@did:plc:alice234567abcdefghijklm',
+    '@alice@example.com',
   ])('refuses %j, which is no handle, with a TypeError before any request or DNS lookup', async (identifier) => {
     const seen: string[] = []
     const fetch = async (input: string | URL | Request) => (seen.push(String(input)), new Response(DID))
@@ -191,7 +234,10 @@ describe('discoverService bounds what it reads and how long it waits', () => {
       })
     const outcome = discoverService(DID, { fetch: hanging }).catch((e: unknown) => e)
     await jest.advanceTimersByTimeAsync(10_000)
-    expect(await outcome).toBeInstanceOf(DiscoveryError)
+    expect(await outcome).toMatchObject({
+      name: 'DiscoveryError',
+      message: `could not resolve the DID document of ${DID} (${PLC}/${encodeURIComponent(DID)} gave no answer within 10000 ms): check the DID and the network, or give "service"`,
+    })
   })
 })
 

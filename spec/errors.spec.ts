@@ -17,7 +17,9 @@ import {
   LockTimeoutError,
   LoggedOutError,
   RateLimitedError,
+  ServiceUnreachableError,
   SessionAnswerTooLargeError,
+  SessionEndedError,
   SessionMismatchError,
   SessionTimeoutError,
 } from '../lib/index.ts'
@@ -49,6 +51,15 @@ const errors: [string, () => Error, string][] = [
   ['LoggedOutError', () => new LoggedOutError(), 'ERR_LOGGED_OUT'],
   ['SessionMismatchError', () => new SessionMismatchError('another DID'), 'ERR_SESSION_MISMATCH'],
   ['SessionTimeoutError', () => new SessionTimeoutError('timed out'), 'ERR_SESSION_TIMEOUT'],
+  ['ServiceUnreachableError', () => new ServiceUnreachableError('refused'), 'ERR_SERVICE_UNREACHABLE'],
+  [
+    'SessionEndedError',
+    () => {
+      const { method, response, payload } = refusal(400, 'ExpiredToken')
+      return new SessionEndedError(method, response, payload)
+    },
+    'ERR_SESSION_ENDED',
+  ],
   [
     'AuthFactorTokenRequiredError',
     () => typedFailure(refusal(401, 'AuthFactorTokenRequired')),
@@ -111,7 +122,7 @@ describe('isLexPasswordAgentError', () => {
       expect(isLexPasswordAgentError(fileError)).toBe(true)
       expect(fileError).toMatchObject({
         code: 'ERR_LOCK_TIMEOUT',
-        message: expect.stringMatching(/timed out waiting for the session lock/),
+        message: `timed out after 50 ms waiting for the session lock ${dir}, which another process holds: check that process, or raise acquireTimeoutMs`,
       })
     } finally {
       await fs.rm(dir, { recursive: true, force: true })
@@ -123,6 +134,10 @@ describe('isLexPasswordAgentError', () => {
       .catch((e: unknown) => e)
     expect(redisError).toBeInstanceOf(LockTimeoutError)
     expect(isLexPasswordAgentError(redisError)).toBe(true)
+    expect(redisError).toMatchObject({
+      message:
+        'timed out after 20 ms waiting for the session lock lex-password-agent:lock:k, which another process holds: check that process, or raise acquireTimeoutMs',
+    })
   })
 
   it('discovery keeps exporting the one DiscoveryError', () => {

@@ -1,12 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals'
-import { XrpcAuthenticationError, XrpcFetchError, XrpcResponseError } from '@atproto/lex-client'
+import { XrpcResponseError } from '@atproto/lex-client'
 import type { ServerResponse } from 'node:http'
+import { inspect } from 'node:util'
 import nock from 'nock'
 import {
   InvalidSessionResponseError,
+  isLexPasswordAgentError,
   LoggedOutError,
   PasswordAgent,
+  ServiceUnreachableError,
   SessionAnswerTooLargeError,
+  SessionEndedError,
   SessionTimeoutError,
   type Session,
   type SessionHooks,
@@ -27,6 +31,8 @@ import { didDoc, sessionData, xrpcError } from './helpers/fixtures.ts'
 beforeAll(() => nock.restore())
 
 const TIMEOUT_MS = 400
+/** Most lines `util.inspect` may print for an error a refresh rejects with (stacks and causes included). */
+const MAX_PRINTED_LINES = 30
 const MiB = 1024 * 1024
 const REFRESH = 'com.atproto.server.refreshSession'
 const DELETE = 'com.atproto.server.deleteSession'
@@ -64,11 +70,11 @@ type Fault = { handler: Handler | 'refused'; rejects: abstract new (...args: nev
 
 /** Faults common to refresh and logout, and what the session call rejects with. */
 const common: [string, Outcome, Fault][] = [
-  ['connection refused', 'kept', { handler: 'refused', rejects: XrpcFetchError }],
+  ['connection refused', 'kept', { handler: 'refused', rejects: ServiceUnreachableError }],
   [
     'connection reset before the answer',
     'kept',
-    { handler: (_q, res) => res.socket!.destroy(), rejects: XrpcFetchError },
+    { handler: (_q, res) => res.socket!.destroy(), rejects: ServiceUnreachableError },
   ],
   ['connection reset mid-response (200)', 'kept', { handler: resetMidResponse, rejects: InvalidSessionResponseError }],
   ['timeout (never answers)', 'kept', { handler: () => {}, rejects: SessionTimeoutError }],
@@ -108,11 +114,7 @@ const common: [string, Outcome, Fault][] = [
   [
     '502 with an HTML page',
     'kept',
-    {
-      handler: raw(502, 'text/html', '<html><h1>502 Bad Gateway</h1></html>'),
-      rejects: XrpcResponseError,
-      error: 'UpstreamFailure',
-    },
+    { handler: raw(502, 'text/html', '<html><h1>502 Bad Gateway</h1></html>'), rejects: InvalidSessionResponseError },
   ],
   [
     '500 with an ExpiredToken body',
@@ -122,11 +124,7 @@ const common: [string, Outcome, Fault][] = [
   [
     '400 ExpiredToken as text/plain (a proxy page)',
     'kept',
-    {
-      handler: raw(400, 'text/plain', '{"error":"ExpiredToken"}'),
-      rejects: XrpcResponseError,
-      error: 'InvalidRequest',
-    },
+    { handler: raw(400, 'text/plain', '{"error":"ExpiredToken"}'), rejects: InvalidSessionResponseError },
   ],
   [
     '200 with truncated JSON',
@@ -155,29 +153,29 @@ const common: [string, Outcome, Fault][] = [
     'deleted',
     {
       handler: status(400, xrpcError('ExpiredToken', 'Token has been revoked')),
-      rejects: XrpcResponseError,
+      rejects: SessionEndedError,
       error: 'ExpiredToken',
     },
   ],
   [
     '400 InvalidToken',
     'deleted',
-    { handler: status(400, xrpcError('InvalidToken')), rejects: XrpcResponseError, error: 'InvalidToken' },
+    { handler: status(400, xrpcError('InvalidToken')), rejects: SessionEndedError, error: 'InvalidToken' },
   ],
   [
     '400 AccountTakedown',
     'deleted',
-    { handler: status(400, xrpcError('AccountTakedown')), rejects: XrpcResponseError, error: 'AccountTakedown' },
+    { handler: status(400, xrpcError('AccountTakedown')), rejects: SessionEndedError, error: 'AccountTakedown' },
   ],
   [
     '401 AccountTakedown',
     'deleted',
-    { handler: status(401, xrpcError('AccountTakedown')), rejects: XrpcAuthenticationError, error: 'AccountTakedown' },
+    { handler: status(401, xrpcError('AccountTakedown')), rejects: SessionEndedError, error: 'AccountTakedown' },
   ],
   [
     '401 ExpiredToken',
     'deleted',
-    { handler: status(401, xrpcError('ExpiredToken')), rejects: XrpcAuthenticationError, error: 'ExpiredToken' },
+    { handler: status(401, xrpcError('ExpiredToken')), rejects: SessionEndedError, error: 'ExpiredToken' },
   ],
 ]
 
@@ -230,6 +228,15 @@ describe('refresh fault matrix (real loopback entryway)', () => {
     tally(outcome, agent)
     expect(err).toBeInstanceOf(fault.rejects)
     if (fault.error) expect(err).toMatchObject({ error: fault.error })
+    // Printed short (no lexicon schema, no Response), naming the service, never a token.
+    const printed = inspect(err)
+    expect(printed.split('\n').length).toBeLessThanOrEqual(MAX_PRINTED_LINES)
+    expect(printed).not.toMatch(/Schema|Response \{/)
+    // Ours say which service failed (an XRPC error answer keeps the server's own message).
+    if (isLexPasswordAgentError(err) && !(err instanceof SessionAnswerTooLargeError)) {
+      expect(err.message).toContain(session.service)
+    }
+    for (const token of [session.data.accessJwt, session.data.refreshJwt]) expect(printed).not.toContain(token)
     expect(calls()).toBe(fault.handler === 'refused' ? 0 : 1) // never retried on its own
     expect(hooks.onRefreshed).not.toHaveBeenCalled()
     if (outcome === 'kept') {

@@ -1,5 +1,5 @@
 import { describe, expect, it, jest } from '@jest/globals'
-import { Client, XrpcFetchError, XrpcResponseError } from '@atproto/lex-client'
+import { Client, XrpcResponseError } from '@atproto/lex-client'
 import { l } from '@atproto/lex-schema'
 import nock from 'nock'
 import { createFetch } from 'ofetch'
@@ -100,9 +100,10 @@ describe('PasswordAgent.login', () => {
 
   it('throws on unexpected failures: network error, 5xx, invalid answer', async () => {
     nock(SERVICE).post('/xrpc/com.atproto.server.createSession').replyWithError('connect ECONNREFUSED')
-    await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toBeInstanceOf(
-      XrpcFetchError,
-    )
+    await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toMatchObject({
+      name: 'ServiceUnreachableError',
+      message: `createSession at ${SERVICE} for a failed (connect ECONNREFUSED): check the service URL and the network`,
+    })
     nock(SERVICE).post('/xrpc/com.atproto.server.createSession').reply(502, xrpcError('UpstreamFailure'))
     await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toMatchObject({
       name: 'XrpcResponseError',
@@ -112,6 +113,7 @@ describe('PasswordAgent.login', () => {
     await expect(PasswordAgent.login({ service: SERVICE, identifier: 'a', password: 'b' })).rejects.toMatchObject({
       name: 'InvalidSessionResponseError',
       status: 200,
+      message: `createSession at ${SERVICE} for a got HTTP 200 (application/json), not a session answer: check the service URL`,
     })
     expect(nock.isDone()).toBe(true)
   })
@@ -133,6 +135,64 @@ describe('PasswordAgent.login', () => {
       `${PDS}/xrpc/com.atproto.repo.describeRepo?repo=${encodeURIComponent(DID)}`,
     ])
   })
+})
+
+describe('a handle written with a leading "@"', () => {
+  const CREATE = '/xrpc/com.atproto.server.createSession'
+
+  it('is sent without it, in the object form, the URL form and resumeOrLogin', async () => {
+    const { MemorySessionStore } = await import('../lib/index.ts')
+    const logins = [
+      () => PasswordAgent.login({ service: SERVICE, identifier: '@alice.example', password: 'pw' }),
+      () => PasswordAgent.login(`https://${encodeURIComponent('@alice.example')}:pw@entryway.example`),
+      () =>
+        PasswordAgent.resumeOrLogin({
+          service: SERVICE,
+          identifier: '@alice.example',
+          password: 'pw',
+          store: new MemorySessionStore(),
+        }),
+    ]
+    for (const login of logins) {
+      const scope = nock(SERVICE)
+        .post(CREATE, { identifier: 'alice.example', password: 'pw' })
+        .reply(200, sessionData())
+      expect(await login()).toMatchObject({ success: true })
+      scope.done()
+    }
+  })
+
+  it('reaches resolveService without it', async () => {
+    const resolveService = jest.fn(async (_identifier: string, _options: unknown) => ({ service: SERVICE }))
+    const scope = nock(SERVICE).post(CREATE, { identifier: 'alice.example', password: 'pw' }).reply(200, sessionData())
+    await PasswordAgent.login({ identifier: '@alice.example', password: 'pw', resolveService })
+    scope.done()
+    expect(resolveService).toHaveBeenCalledWith('alice.example', { fetch: expect.any(Function) })
+  })
+
+  it('is removed from the handle of createAccount', async () => {
+    const data = sessionData()
+    const scope = nock(SERVICE)
+      .post('/xrpc/com.atproto.server.createAccount', { handle: 'alice.example', password: 'pw' })
+      .reply(200, { accessJwt: data.accessJwt, refreshJwt: data.refreshJwt, handle: 'alice.example', did: DID })
+    const result = await PasswordAgent.createAccount({ handle: '@alice.example', password: 'pw' }, { service: SERVICE })
+    scope.done()
+    expect(result.success).toBe(true)
+  })
+
+  // No handle holds "@" or ":": what follows the "@" is no handle, so the
+  // identifier goes as typed and the server answers for it.
+  it.each(['@', '@did:plc:alice234567abcdefghijklm', '@alice@example.com'])(
+    '%j is sent as it is',
+    async (identifier) => {
+      const scope = nock(SERVICE)
+        .post(CREATE, { identifier, password: 'pw' })
+        .reply(401, xrpcError('AuthenticationRequired', 'Invalid identifier or password'))
+      const result = await PasswordAgent.login({ service: SERVICE, identifier, password: 'pw' })
+      scope.done()
+      expect(result).toMatchObject({ success: false, error: 'AuthenticationRequired' })
+    },
+  )
 })
 
 describe('PasswordAgent as a lex-client Agent', () => {
@@ -304,7 +364,10 @@ describe('refresh outcomes', () => {
     nock(SERVICE)
       .post('/xrpc/com.atproto.server.refreshSession')
       .reply(200, sessionData({ did: 'did:plc:mallory' }))
-    await expect(agent.refresh()).rejects.toThrow('refreshSession answered for another DID')
+    await expect(agent.refresh()).rejects.toMatchObject({
+      name: 'SessionMismatchError',
+      message: `refreshSession at ${SERVICE} answered for did:plc:mallory, not ${DID}: log in again with the password`,
+    })
     expect(onDeleted).toHaveBeenCalledTimes(1)
     expect(agent.destroyed).toBe(true)
   })

@@ -11,7 +11,7 @@ import {
   type IssuedSession,
 } from '../lib/core/session-api.ts'
 import { jsonResponse, recordingFetch, type Call } from './helpers/fake-source.ts'
-import { didDoc, fakeJwt, PDS, SERVICE, session, sessionData, xrpcError } from './helpers/fixtures.ts'
+import { DID, didDoc, fakeJwt, PDS, SERVICE, session, sessionData, xrpcError } from './helpers/fixtures.ts'
 
 const REFRESH = `${SERVICE}/xrpc/com.atproto.server.refreshSession`
 const GET = `${SERVICE}/xrpc/com.atproto.server.getSession`
@@ -113,7 +113,9 @@ describe('HttpSessionApi.refreshSession', () => {
     const { fetch } = recordingFetch(hang)
     const res = await api(fetch, 50).refreshSession(session())
     expect(res).toBeInstanceOf(SessionTimeoutError)
-    expect((res as Error).message).toBe('session call timed out after 50 ms')
+    expect((res as Error).message).toBe(
+      `refreshSession at ${SERVICE} for ${DID} got no answer in 50 ms: check the service URL and the network, or raise refreshTimeoutMs`,
+    )
   })
 
   it('fails on a redirect (3xx or an opaque redirect) without following it, as transient, and releases its body', async () => {

@@ -1,4 +1,4 @@
-import { XrpcInvalidResponseError, XrpcResponseError } from '@atproto/lex-client'
+import { XrpcResponseError } from '@atproto/lex-client'
 import { rateLimitResetAt } from './retry-timing.ts'
 
 /**
@@ -31,9 +31,14 @@ export type LexPasswordAgentErrorCode =
   | 'ERR_SESSION_ANSWER_TOO_LARGE'
   | 'ERR_LOCK_TIMEOUT'
   | 'ERR_DISCOVERY'
+  | 'ERR_SERVICE_UNREACHABLE'
+  | 'ERR_SESSION_ENDED'
 
 /** An error thrown (or returned as a failure) by this package, from any copy of it. */
-export type LexPasswordAgentError = Error & { readonly code: LexPasswordAgentErrorCode }
+export type LexPasswordAgentError = Error & {
+  /** What went wrong, as a stable string (`ERR_*`). */
+  readonly code: LexPasswordAgentErrorCode
+}
 
 /**
  * Whether `value` is an error of this package: branded with
@@ -76,7 +81,10 @@ function coded<C extends LexPasswordAgentErrorCode, B extends ErrorClass>(
   name: string,
   code: C,
   Base: B,
-): new (...args: ConstructorParameters<B>) => InstanceType<B> & { readonly code: C } {
+): new (...args: ConstructorParameters<B>) => InstanceType<B> & {
+  /** What went wrong, as a stable string (`ERR_*`). */
+  readonly code: C
+} {
   // @ts-expect-error -- a mixin of an abstract-typed base; every base here is concrete
   return class extends Base {
     override name = name
@@ -87,8 +95,21 @@ function coded<C extends LexPasswordAgentErrorCode, B extends ErrorClass>(
     constructor(...args: any[]) {
       super(...args)
       brand(this)
+      quiet(this)
     }
   }
+}
+
+/**
+ * Hides an XRPC error's `method` (its lexicon schema), `response` and
+ * `payload` from `util.inspect` and `console.log`, where they made an
+ * uncaught error print 70 to 140 lines; they stay readable as properties.
+ */
+export function quiet<E extends object>(error: E): E {
+  for (const key of ['method', 'response', 'payload']) {
+    if (Object.hasOwn(error, key)) Object.defineProperty(error, key, { enumerable: false })
+  }
+  return error
 }
 
 /**
@@ -108,8 +129,29 @@ export class LoggedOutError extends coded('LoggedOutError', 'ERR_LOGGED_OUT', Er
  */
 export class SessionMismatchError extends coded('SessionMismatchError', 'ERR_SESSION_MISMATCH', Error) {}
 
-/** A refresh or logout that did not finish within the configured timeout. */
+/**
+ * A session call (login, refresh, logout) that got no answer within the
+ * agent's `refreshTimeoutMs`. Transient: a session is kept.
+ */
 export class SessionTimeoutError extends coded('SessionTimeoutError', 'ERR_SESSION_TIMEOUT', Error) {}
+
+/**
+ * A session call (login, refresh, logout) that reached no server: connection
+ * refused, DNS failure, TLS error, a reset before the answer, or a redirect
+ * (session calls never follow one). Its `cause` is the fetch's own error.
+ * Transient: a session is kept.
+ */
+export class ServiceUnreachableError extends coded('ServiceUnreachableError', 'ERR_SERVICE_UNREACHABLE', Error) {}
+
+/**
+ * The server refused a refresh for good (`ExpiredToken`, `InvalidToken` or
+ * `AccountTakedown`: the session was revoked, it expired, or the account is
+ * gone): the agent is destroyed and `onDeleted` ran; log in again with the
+ * password. It is an `XrpcResponseError` with the server's `error` and
+ * `status`, so `err.error === 'ExpiredToken'` checks keep working; the
+ * message is ours and the server's own error is its `cause`.
+ */
+export class SessionEndedError extends coded('SessionEndedError', 'ERR_SESSION_ENDED', XrpcResponseError) {}
 
 /**
  * Typed versions of the server's expected login refusals. `login()` and
@@ -154,10 +196,12 @@ export function typedFailure<E extends XrpcResponseError<any>>(error: E): E {
 }
 
 /**
- * The server answered a session call with something that is not a valid
- * answer (truncated JSON, a body that fails the schema, a reset mid-body).
- * Transient: the session is kept. Unlike lex-client's
- * `XrpcInvalidResponseError`, it carries no payload (which could hold tokens).
+ * The server answered a session call with something no atproto service
+ * answers: an HTML page, a 404 or 501 (no such method there), truncated JSON,
+ * a body that fails the schema, tokens that are not JWTs, a reset mid-body.
+ * Mostly a wrong service URL. Transient: the session is kept. Unlike
+ * lex-client's `XrpcInvalidResponseError`, it carries no payload (which could
+ * hold tokens); its `cause` is lex-client's error for a non-2xx answer only.
  */
 export class InvalidSessionResponseError extends coded<
   'ERR_INVALID_SESSION_RESPONSE' | 'ERR_SESSION_ANSWER_TOO_LARGE',
@@ -165,8 +209,8 @@ export class InvalidSessionResponseError extends coded<
 >('InvalidSessionResponseError', 'ERR_INVALID_SESSION_RESPONSE', Error) {
   /** The HTTP status of the answer. */
   readonly status: number
-  constructor(status: number, options?: ErrorOptions) {
-    super(`the server's answer is not a valid session response (HTTP ${status})`, options)
+  constructor(status: number, options?: ErrorOptions, message = `invalid session answer (HTTP ${status})`) {
+    super(message, options)
     this.status = status
   }
 }
@@ -184,24 +228,9 @@ export class SessionAnswerTooLargeError extends coded(
   /** The limit the answer passed. */
   readonly maxBytes: number
   constructor(status: number, maxBytes: number) {
-    super(status)
-    this.message = `the server's answer is larger than ${maxBytes} bytes (HTTP ${status})`
+    super(status, undefined, `the server's answer is larger than ${maxBytes} bytes (HTTP ${status})`)
     this.maxBytes = maxBytes
   }
-}
-
-/**
- * A 200 whose body failed the schema check comes back from lex-client with
- * that body (new tokens!) in its payload: pass on an
- * {@link InvalidSessionResponseError} instead, so no hook, log or thrown value
- * ever holds them. An answer cut off for its size comes back wrapped (as a
- * fetch error when refused by its `Content-Length`, as an invalid answer when
- * cut off mid-body): pass on the size error itself. Other errors pass through.
- */
-export function withoutPayload(error: Error): Error {
-  if (error.cause instanceof SessionAnswerTooLargeError) return error.cause
-  if (!(error instanceof XrpcInvalidResponseError)) return error
-  return new InvalidSessionResponseError(error.response.status)
 }
 
 /**

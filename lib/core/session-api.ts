@@ -1,13 +1,26 @@
-import { XrpcResponseError, xrpcSafe, type Agent, type XrpcResult } from '@atproto/lex-client'
 import {
+  isXrpcErrorPayload,
+  XrpcFetchError,
+  XrpcInternalError,
+  XrpcResponseError,
+  xrpcSafe,
+  type Agent,
+  type XrpcResult,
+} from '@atproto/lex-client'
+import type { Procedure, Query } from '@atproto/lex-schema'
+import {
+  codeOf,
   InvalidSessionResponseError,
+  quiet,
+  ServiceUnreachableError,
   SessionAnswerTooLargeError,
+  SessionEndedError,
   SessionTimeoutError,
-  withoutPayload,
 } from './errors.ts'
 import type { FetchLike } from './fetch.ts'
 import { deleteSession, getSession, refreshSession } from './lexicons.ts'
 import { limitBody } from './limit-body.ts'
+import { originOf } from './request.ts'
 import { isJwtShaped, pdsEndpoint, type Session, type SessionData } from './session.ts'
 
 /** A session the server just issued, and what was wrong with its DID document (if anything). */
@@ -50,9 +63,8 @@ export class HttpSessionApi implements SessionApi {
   async refreshSession(session: Session): Promise<IssuedSession | Error> {
     // One deadline for the refresh and its getSession backfill.
     const deadline = AbortSignal.timeout(this.#timeoutMs)
-    const res = await this.#call(refreshSession, session.data.refreshJwt, deadline)
+    const res = await this.#call(refreshSession, session, session.data.refreshJwt, deadline)
     if (res instanceof Error) return res
-    if (!hasJwtTokens(res)) return new InvalidSessionResponseError(200)
     const data: SessionData = { ...res }
     // Some servers leave didDoc / email out of refreshSession though createSession
     // had them; getSession has them. (A server that never sends them costs nothing.)
@@ -61,7 +73,7 @@ export class HttpSessionApi implements SessionApi {
       ((data.didDoc == null && session.data.didDoc != null) ||
         (data.emailConfirmed == null && session.data.emailConfirmed != null))
     ) {
-      const extra = await this.#call(getSession, data.accessJwt, deadline)
+      const extra = await this.#call(getSession, session, data.accessJwt, deadline)
       if (!(extra instanceof Error) && extra.did === data.did) {
         Object.assign(data, extra, { accessJwt: data.accessJwt, refreshJwt: data.refreshJwt })
       }
@@ -70,34 +82,115 @@ export class HttpSessionApi implements SessionApi {
   }
 
   async deleteSession(session: Session): Promise<Error | undefined> {
-    const res = await this.#call(deleteSession, session.data.refreshJwt)
+    const res = await this.#call(deleteSession, session, session.data.refreshJwt)
     return res instanceof Error ? res : undefined
   }
 
-  /**
-   * A session call with `token` as bearer, bounded by the timeout (or by the
-   * operation's `signal`): the answer's body, or an Error without payload
-   * (see {@link withoutPayload}). Never throws: a fault or a timeout comes
-   * back as an Error, which callers treat as transient.
-   */
-  async #call<M extends typeof refreshSession | typeof getSession | typeof deleteSession>(
+  /** A session call for `session` with `token` as bearer. */
+  #call<M extends typeof refreshSession | typeof getSession | typeof deleteSession>(
     method: M,
+    session: Session,
     token: string,
-    signal = AbortSignal.timeout(this.#timeoutMs),
-  ): Promise<Extract<XrpcResult<M>, { success: true }>['body'] | Error> {
-    let error: Error
-    try {
-      const res = await xrpcSafe(this.#agent, method as typeof getSession, {
-        headers: { authorization: `Bearer ${token}` },
-        signal,
-      })
-      if (res.success) return res.body as never
-      error = withoutPayload(res)
-    } catch (err) {
-      error = err instanceof Error ? err : new Error('session call failed', { cause: err })
-    }
-    return signal.aborted ? new SessionTimeoutError(`session call timed out after ${this.#timeoutMs} ms`) : error
+    signal?: AbortSignal,
+  ): Promise<SessionAnswer<M> | Error> {
+    return sessionCall(this.#agent, method, session.service, session.data.did, {
+      headers: { authorization: `Bearer ${token}` },
+      timeoutMs: this.#timeoutMs,
+      signal,
+    })
   }
+}
+
+/** The body of a session method's answer. */
+type SessionAnswer<M extends Procedure | Query> = Extract<XrpcResult<M>, { success: true }>['body']
+
+/** How a session call is sent: its body or bearer, and its deadline (`signal`, else `timeoutMs` from now). */
+type SessionCallOptions = { body?: object; headers?: HeadersInit; timeoutMs: number; signal?: AbortSignal }
+
+/**
+ * Sends a session call (through {@link serviceAgent}) and never throws: the
+ * answer's body, or the failure as an Error that names the call, the service
+ * and the account (`account`: a DID or handle, never a token) and says what
+ * to do. No failure carries the answer's payload, which could hold tokens.
+ *
+ * - no answer before the deadline: {@link SessionTimeoutError};
+ * - no answer at all (refused, DNS, TLS, reset, redirect):
+ *   {@link ServiceUnreachableError}, `cause` the fetch's error;
+ * - an answer no atproto service gives (an HTML page, truncated JSON, a 404 or
+ *   501, a body that fails the schema, tokens that are not JWTs):
+ *   {@link InvalidSessionResponseError} (its `cause`, for a non-2xx answer,
+ *   lex-client's error);
+ * - an answer larger than the limit: {@link SessionAnswerTooLargeError};
+ * - a refreshSession refusal that ends the session (`ExpiredToken`,
+ *   `InvalidToken`, `AccountTakedown`): {@link SessionEndedError}, `cause` the
+ *   server's refusal;
+ * - any other XRPC error answer (`RateLimitExceeded`, a 5xx, …): lex-client's
+ *   `XrpcResponseError` as it is, printed short ({@link quiet}).
+ */
+export async function sessionCall<M extends Procedure | Query>(
+  agent: Agent,
+  method: M,
+  service: string,
+  account: string | undefined,
+  { body, headers, timeoutMs, signal = AbortSignal.timeout(timeoutMs) }: SessionCallOptions,
+): Promise<SessionAnswer<M> | Error> {
+  // "refreshSession at https://bsky.social for did:plc:…"
+  const at = `${method.nsid.replace(/.*\./, '')} at ${originOf(service)}${account ? ` for ${account}` : ''}`
+  const res = await xrpcSafe(agent, method as typeof getSession, { body: body as never, headers, signal }).catch(
+    // It throws only for a signal aborted before the request left.
+    (err: unknown) => new XrpcFetchError(method, err),
+  )
+  if (res.success) {
+    // The answers that carry tokens must carry JWTs (a saved session is checked for them).
+    const noTokens = (method as Procedure | Query) === getSession || (method as Procedure | Query) === deleteSession
+    return noTokens || hasJwtTokens(res.body as never) ? (res.body as never) : invalid(at, 200)
+  }
+  if (res.cause instanceof SessionAnswerTooLargeError) return res.cause
+  if (signal.aborted) {
+    return new SessionTimeoutError(
+      `${at} got no answer in ${timeoutMs} ms: ${CHECK} and the network, or raise refreshTimeoutMs`,
+      { cause: signal.reason },
+    )
+  }
+  if (res instanceof XrpcFetchError) {
+    // lex-client unwraps Node's "fetch failed" only when it is a TypeError of its own realm (not under jest).
+    let cause = res.cause as Error | undefined
+    if (cause?.message === 'fetch failed' && cause.cause !== undefined) cause = cause.cause as Error
+    // Node's AggregateError (every address refused) has an empty message.
+    const reason = cause?.message || codeOf(cause) || String(cause)
+    return new ServiceUnreachableError(`${at} failed (${reason}): ${CHECK} and the network`, { cause })
+  }
+  if (res instanceof XrpcResponseError && isXrpcAnswer(res)) {
+    if (!isDefinitiveRefusal(res) || (method as Procedure | Query) !== refreshSession) return quiet(res)
+    const error = new SessionEndedError(res.method, res.response, res.payload, { cause: quiet(res) })
+    error.message = `${at} refused (${res.error}: ${res.message}): log in again with the password`
+    return error
+  }
+  if (res instanceof XrpcInternalError) return quiet(res)
+  return invalid(at, res.response.status, res.response.headers.get('content-type'), res)
+}
+
+const CHECK = 'check the service URL'
+
+/**
+ * An answer no atproto service gives. Its lex-client error is the `cause`
+ * only for a non-2xx answer: a 2xx one could hold new tokens.
+ */
+const invalid = (at: string, status: number, type?: string | null, error?: Error) =>
+  new InvalidSessionResponseError(
+    status,
+    status > 299 && error ? { cause: quiet(error) } : undefined,
+    `${at} got HTTP ${status}${type ? ` (${type.split(';')[0]})` : ''}, not a session answer: ${CHECK}`,
+  )
+
+/**
+ * Whether an error answer is one a session method gives: an XRPC error body
+ * (`{ "error": … }` as JSON), on any status but 404 and 501 (the service has
+ * no such method: not an atproto service, or not the one to log in to). A
+ * 429 counts whatever its body (a proxy's rate limit is still one).
+ */
+function isXrpcAnswer(error: XrpcResponseError): boolean {
+  return error.status === 429 || (error.status !== 404 && error.status !== 501 && isXrpcErrorPayload(error.payload))
 }
 
 /** Server answers that end a session for good (anything else is transient). */
@@ -121,7 +214,7 @@ export function isDefinitiveRefusal(error: unknown): boolean {
  * password or a token, so they go there and nowhere else: no redirects. An
  * answer larger than `maxBytes` is not read (see {@link limitBody}); lex-client
  * hands the {@link SessionAnswerTooLargeError} back wrapped, and
- * `withoutPayload` unwraps it.
+ * {@link sessionCall} unwraps it.
  */
 export function serviceAgent(service: string, fetch: FetchLike, maxBytes = MAX_SESSION_ANSWER_BYTES): Agent {
   return {

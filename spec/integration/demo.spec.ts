@@ -21,8 +21,8 @@ it('the demo walks the whole job on the embedded PDS and stops cleanly', async (
   expect(stdout).toContain('getSession after expiry: HTTP 200')
   expect(stdout).toContain('refreshSession calls: 1')
   expect(stdout).toContain('resumed agent works: getSession says alice.test')
-  expect(stdout).toContain(
-    'resuming the logged-out session: refused by the server (ExpiredToken: Token has been revoked)',
+  expect(stdout).toMatch(
+    /resuming the logged-out session: refused: refreshSession at http:\/\/127\.0\.0\.1:\d+ for did:plc:[a-z2-7]{24} refused \(ExpiredToken: Token has been revoked\): log in again with the password\n/,
   )
   expect(stdout).toContain('embedded PDS stopped')
   expect(stdout).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/) // no JWT ever printed

@@ -180,8 +180,10 @@ describe('against the reference PDS', () => {
       await expect(agent.fetch('/xrpc/com.atproto.server.getSession')).rejects.toThrow('Logged out')
       const onDeleted = jest.fn()
       await expect(PasswordAgent.resume(session, { hooks: { onDeleted } })).rejects.toMatchObject({
+        name: 'SessionEndedError',
         error: 'ExpiredToken',
-        message: 'Token has been revoked',
+        message: `refreshSession at ${pds.url} for ${alice.did} refused (ExpiredToken: Token has been revoked): log in again with the password`,
+        cause: { message: 'Token has been revoked' },
       })
       expect(onDeleted).toHaveBeenCalledTimes(1)
     })
