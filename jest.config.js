@@ -18,6 +18,7 @@ const ESM_ONLY = [
   'destr',
   'ufo',
   'node-fetch-native',
+  'await-lock',
 ]
 
 const base = {
@@ -29,14 +30,18 @@ const base = {
     '^lex-password-agent/discovery$': '<rootDir>/lib/discovery.ts',
     '^lex-password-agent/file-store$': '<rootDir>/lib/file-store.ts',
     '^lex-password-agent/redis-store$': '<rootDir>/lib/redis-store.ts',
+    '^lex-password-agent/web-store$': '<rootDir>/lib/web-store.ts',
     // multiformats' exports have only an `import` condition.
     '^multiformats/(.*)$': '<rootDir>/node_modules/multiformats/dist/src/$1.js',
     '^multiformats$': '<rootDir>/node_modules/multiformats/dist/src/index.js',
+    // So are await-lock's (a dependency of @atproto/api).
+    '^await-lock$': '<rootDir>/node_modules/await-lock/build/AwaitLock.js',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   setupFilesAfterEnv: ['<rootDir>/spec/setup.ts'],
   modulePathIgnorePatterns: [
     '<rootDir>/spec/pds/\\.install/',
+    '<rootDir>/spec/runtimes/(\\.install|packages)/',
     '<rootDir>/spec/pds/toolchain/',
     '<rootDir>/spec/pds/package\\.json',
   ],

@@ -11,7 +11,9 @@ import {
   LockTimeoutError,
   LoggedOutError,
   RateLimitedError,
+  ServiceUnreachableError,
   SessionAnswerTooLargeError,
+  SessionEndedError,
   SessionMismatchError,
   SessionTimeoutError,
   type LexPasswordAgentError,
@@ -21,7 +23,13 @@ import { pipeline, type FetchLike, type Middleware } from './core/fetch.ts'
 import type { HookName, SessionHooks } from './core/hooks.ts'
 import { SessionHolder, type SessionHolderOptions } from './core/session-holder.ts'
 import type { SessionSource } from './core/session-source.ts'
-import { isNewerSession, MemorySessionStore, type SessionLock, type SessionStore } from './core/session-store.ts'
+import {
+  isNewerSession,
+  MemorySessionStore,
+  type LoggedOutMarker,
+  type SessionLock,
+  type SessionStore,
+} from './core/session-store.ts'
 import { Session, type SessionData } from './core/session.ts'
 import {
   PasswordAgent,
@@ -54,6 +62,8 @@ export {
   LoggedOutError,
   SessionMismatchError,
   SessionTimeoutError,
+  ServiceUnreachableError,
+  SessionEndedError,
   InvalidSessionResponseError,
   SessionAnswerTooLargeError,
   AuthFactorTokenRequiredError,
@@ -65,6 +75,7 @@ export {
   // Sessions shared between processes: the store contract and the in-memory store
   type SessionStore,
   type SessionLock,
+  type LoggedOutMarker,
   MemorySessionStore,
   isNewerSession,
   // Custom stacks: the pipeline, and the session source the middlewares take

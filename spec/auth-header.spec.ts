@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals'
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals'
 import { LoggedOutError } from '../lib/core/errors.ts'
 import type { FetchLike } from '../lib/core/fetch.ts'
 import { authHeader } from '../middleware/auth-header.ts'
@@ -131,6 +131,65 @@ describe('authHeader', () => {
       } as RequestInit)
       expect(calls[0]!.init?.redirect).toBe('error')
       expect(calls[0]!.headers.get('authorization')).toBe(`Bearer ${s.data.accessJwt}`)
+    })
+
+    describe("where the runtime refuses redirect: 'error' (workerd)", () => {
+      // workerd's Request constructor (and so its fetch) throws on 'error'.
+      const NativeRequest = globalThis.Request
+      beforeEach(() => {
+        globalThis.Request = class extends NativeRequest {
+          constructor(input: RequestInfo | URL, init?: RequestInit) {
+            if (init?.redirect === 'error')
+              throw new TypeError('Invalid redirect value, must be one of "follow" or "manual"')
+            super(input, init)
+          }
+        }
+      })
+      afterEach(() => {
+        globalThis.Request = NativeRequest
+      })
+      const upload = (fetch: FetchLike, s = session()) =>
+        authHeader({ session: new FakeSource(s) })(fetch)(`${PDS}/xrpc/com.atproto.repo.uploadBlob`, {
+          method: 'POST',
+          body: new ReadableStream({ start: (c) => c.close() }),
+          duplex: 'half',
+        } as RequestInit)
+
+      it("sends a stream upload with redirect: 'manual' and hands back a plain answer", async () => {
+        const s = session()
+        const { fetch, calls } = recordingFetch(() => new Response('{"blob":1}'))
+        expect(await (await upload(fetch, s)).text()).toBe('{"blob":1}')
+        expect(calls.map((c) => [c.init?.redirect, c.headers.get('authorization')])).toEqual([
+          ['manual', `Bearer ${s.data.accessJwt}`],
+        ])
+      })
+
+      it.each([301, 302, 303, 307, 308])('fails on a %i as redirect: error would, follows nothing', async (status) => {
+        let cancelled = false
+        const body = new ReadableStream({ cancel: () => void (cancelled = true) })
+        const { fetch, calls } = recordingFetch(
+          () => new Response(body, { status, headers: { location: 'https://cdn.example/upload' } }),
+        )
+        await expect(upload(fetch)).rejects.toThrow(
+          new TypeError(`authHeader: a stream upload was redirected (${status}), which it does not follow`),
+        )
+        expect(calls).toHaveLength(1)
+        expect(cancelled).toBe(true) // the answer is not left open
+      })
+
+      it("fails on a browser's opaque redirect too", async () => {
+        const opaque = { type: 'opaqueredirect', status: 0, headers: new Headers(), body: null } as Response
+        const { fetch, calls } = recordingFetch(() => opaque)
+        await expect(upload(fetch)).rejects.toThrow(TypeError)
+        expect(calls).toHaveLength(1)
+      })
+
+      it('keeps other answers, a 304 or an error status, for the caller', async () => {
+        for (const status of [304, 400, 500]) {
+          const { fetch } = recordingFetch(() => new Response(null, { status }))
+          expect((await upload(fetch)).status).toBe(status)
+        }
+      })
     })
 
     it("keeps a Request input's signal on every hop (as ky passes its timeout)", async () => {

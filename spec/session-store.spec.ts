@@ -134,6 +134,12 @@ describe('FileSessionStore', () => {
     await expect(store.lock('k', async () => 'got it')).resolves.toBe('got it')
   })
 
+  /** The LockTimeoutError of a FileSessionStore on `file`, as it reads. */
+  const lockTimeout = (file: string, ms: number) => ({
+    name: 'LockTimeoutError',
+    message: `timed out after ${ms} ms waiting for the session lock ${file}.locks, which another process holds: check that process, or raise acquireTimeoutMs`,
+  })
+
   it("trusts a lock's pid only on its own host: a live holder in another container is not taken over", async () => {
     const store = new FileSessionStore(tmpFile(), { acquireTimeoutMs: 150, staleMs: 60_000 })
     // A pid that is gone here, but the lock was written on another host (another pid namespace).
@@ -141,7 +147,7 @@ describe('FileSessionStore', () => {
     // Another pid namespace on the same hostname (containers of one pod) is another host too.
     for (const host of [`not-${os.hostname()}`, `${os.hostname()}/pid:[1]`]) {
       writeGeneration(store, 0, { pid: dead, host, token: 'x' })
-      await expect(store.lock('k', async () => 'stolen')).rejects.toThrow(/timed out waiting for the session lock/)
+      await expect(store.lock('k', async () => 'stolen')).rejects.toMatchObject(lockTimeout(store.file, 150))
     }
     // Ours names our host.
     fs.rmSync(`${store.file}.locks`, { recursive: true })
@@ -164,7 +170,7 @@ describe('FileSessionStore', () => {
   it('gives up after acquireTimeoutMs on a live lock', async () => {
     const store = new FileSessionStore(tmpFile(), { acquireTimeoutMs: 150, staleMs: 60_000 })
     writeGeneration(store, 0, { pid: process.ppid, host: HOST, token: 'busy' })
-    await expect(store.lock('k', async () => 1)).rejects.toThrow(/timed out waiting for the session lock/)
+    await expect(store.lock('k', async () => 1)).rejects.toMatchObject(lockTimeout(store.file, 150))
   })
 
   it('removes the temp files (a session each) of writers killed mid-write on the next write or lock', async () => {

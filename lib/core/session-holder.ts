@@ -29,6 +29,7 @@ export class SessionHolder implements SessionSource {
   readonly #backoff: Backoff
   readonly #store: StoreSync
   readonly #lock: SessionLock
+  readonly #unsubscribe: (() => void) | undefined
 
   constructor(session: Session, options: SessionHolderOptions = {}) {
     const timeoutMs = options.timeoutMs ?? 30_000
@@ -40,6 +41,8 @@ export class SessionHolder implements SessionSource {
     this.#backoff = new Backoff(options.backoff)
     this.#store = new StoreSync(options.store, (message) => this.#hooks.run('onWarning', message))
     this.#lock = options.lock ?? options.store?.lock ?? ((_key, fn) => fn())
+    // A store that reports changes (another tab's refresh or logout) is followed at once.
+    this.#unsubscribe = options.store?.subscribe?.(() => void this.syncFromStore())
   }
 
   /** The current session without waiting, or `null` once destroyed. */
@@ -47,6 +50,7 @@ export class SessionHolder implements SessionSource {
     return this.#session
   }
 
+  /** Whether the session ended (logout, or the server refused it): every request then throws `LoggedOutError`. */
   get destroyed(): boolean {
     return this.#session === null
   }
@@ -102,13 +106,18 @@ export class SessionHolder implements SessionSource {
 
   /**
    * Adopts the store's session if it is a newer generation of this account
-   * (another process refreshed it), running `onRefreshed`. A failed read or a
-   * malformed entry is reported through `onWarning`, never thrown.
+   * (another process refreshed it), running `onRefreshed`; ends the session
+   * (`onDeleted`) if the store marks the account logged out. A failed read or
+   * a malformed entry is reported through `onWarning`, never thrown.
    */
   syncFromStore(): Promise<void> {
-    return this.#exclusive(async () => {
-      if (this.#session) await this.#adoptFromStore(this.#session)
-    })
+    return settle(
+      this.#exclusive(async () => {
+        const session = this.#session
+        const ended = session && (await this.#adoptFromStore(session)) === null
+        return ok(undefined, ended ? await this.#end(session) : undefined)
+      }),
+    )
   }
 
   async #doRefresh(seen: Session | undefined): Promise<Outcome<Session>> {
@@ -120,6 +129,7 @@ export class SessionHolder implements SessionSource {
     if (seen && seen.data.accessJwt !== session.data.accessJwt) return ok(session)
     const adopted = await this.#adoptFromStore(session)
     if (adopted) return ok(adopted)
+    if (adopted === null) return failed(new LoggedOutError(), await this.#end(session))
 
     const issued = await this.#api.refreshSession(session)
     if (issued instanceof Error) {
@@ -136,7 +146,8 @@ export class SessionHolder implements SessionSource {
     const { session: next, warning } = issued
     if (next.data.did !== session.data.did) {
       const onDeleted = await this.#end(session)
-      return failed(new SessionMismatchError('refreshSession answered for another DID'), onDeleted)
+      const message = `refreshSession at ${session.service} answered for ${next.data.did}, not ${session.data.did}: log in again with the password`
+      return failed(new SessionMismatchError(message), onDeleted)
     }
     await this.#store.save(next)
     this.#session = next
@@ -157,14 +168,15 @@ export class SessionHolder implements SessionSource {
   /** Destroys the session now; returns its `onDeleted`, to run once the operation is over. */
   async #end(session: Session): Promise<Hook> {
     this.#session = null
+    this.#unsubscribe?.()
     await this.#store.remove(session)
     return () => this.#hooks.run('onDeleted', session)
   }
 
-  /** Adopts a newer session from the store (another process refreshed it), if there is one. */
-  async #adoptFromStore(session: Session): Promise<Session | undefined> {
+  /** Adopts a newer session from the store (another process refreshed it), if there is one; `null`: logged out there. */
+  async #adoptFromStore(session: Session): Promise<Session | null | undefined> {
     const stored = await this.#store.newer(session)
-    if (!stored) return undefined
+    if (!stored) return stored
     this.#session = stored
     this.#backoff.reset()
     await this.#hooks.run('onRefreshed', stored)

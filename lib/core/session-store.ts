@@ -1,3 +1,4 @@
+import type { DidString } from '@atproto/lex-schema'
 import { check, func, isObject, type Rule } from './check.ts'
 import { jwtExpiry } from './jwt.ts'
 import { assertSession, type Session } from './session.ts'
@@ -9,12 +10,35 @@ import { assertSession, type Session } from './session.ts'
  * again, and writes each new session before using it.
  */
 export interface SessionStore {
-  /** The saved session, or `undefined` if there is none. */
+  /** The saved session, or `undefined` if there is none (or a {@link LoggedOutMarker}: see `read`). */
   get(): Promise<Session | undefined>
+  /** Saves `session`, replacing the one saved before. */
   set(session: Session): Promise<void>
+  /** Removes the saved session (no error if there is none). */
   delete(): Promise<void>
   /** A lock across everyone sharing this store; used unless the `lock` option is given. */
   lock?: SessionLock
+  /**
+   * Optional: records that the account's session ended for good (logout, or
+   * the server refused it) as a {@link LoggedOutMarker}, so that every agent
+   * sharing the store ends its session too. Without it the session is
+   * `delete()`d, and a missing entry ends no one's session.
+   */
+  markLoggedOut?(did: DidString): Promise<void>
+  /** Optional, with `markLoggedOut`: what `get()` reads, but a {@link LoggedOutMarker} as itself (the agent uses it). */
+  read?(): Promise<Session | LoggedOutMarker | undefined>
+  /**
+   * Optional: calls `listener` whenever another party (a browser tab) changed
+   * the stored session, so an agent adopts it (or its logout) at once instead
+   * of at its next refresh. Returns a function that stops the calls.
+   */
+  subscribe?(listener: () => void): () => void
+}
+
+/** What `read()` gives after `markLoggedOut(did)`: that account's session ended for good (definitive, unlike a missing entry). */
+export type LoggedOutMarker = {
+  /** The account whose session ended. */
+  loggedOut: DidString
 }
 
 /**
@@ -82,12 +106,12 @@ export function parseStoredSession(text: string, where: string): Session {
   return value
 }
 
-/** A `store` option: an object with the {@link SessionStore} methods (the first missing one is named; `lock` is optional). */
+/** A `store` option: an object with the {@link SessionStore} methods (`get`, `set` and `delete` required; a wrong one is named). */
 export const sessionStore: Rule = [
   (store, where, field) =>
     isObject(store) &&
-    ['get', 'set', 'delete', 'lock'].every(
-      (key) => (key === 'lock' && store[key] === undefined) || check(where, `${field}.${key}`, store[key], func),
+    ['get', 'set', 'delete', 'lock', 'markLoggedOut', 'read', 'subscribe'].every(
+      (key, i) => (i > 2 && store[key] === undefined) || check(where, `${field}.${key}`, store[key], func),
     ),
   'be a SessionStore',
 ]

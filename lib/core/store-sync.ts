@@ -1,5 +1,5 @@
 import { assertSession, type Session } from './session.ts'
-import { isNewerSession, type SessionStore } from './session-store.ts'
+import { isNewerSession, type LoggedOutMarker, type SessionStore } from './session-store.ts'
 
 /**
  * The session holder's reads and writes of a shared {@link SessionStore}
@@ -15,17 +15,24 @@ export class StoreSync {
     this.#warn = warn
   }
 
-  /** The stored session if it is a newer generation of `session`'s account (another process refreshed it). */
-  async newer(session: Session): Promise<Session | undefined> {
+  /**
+   * The stored session if it is a newer generation of `session`'s account
+   * (another process refreshed it); `null` if the store marks that account
+   * logged out (another agent ended it: definitive).
+   */
+  async newer(session: Session): Promise<Session | null | undefined> {
     if (!this.#store) return undefined
-    let stored: Session | undefined
+    const store = this.#store
+    let stored: Session | LoggedOutMarker | undefined
     try {
-      stored = await this.#store.get()
+      stored = await (store.read ? store.read() : store.get())
     } catch (err) {
       await this.#warn(`could not read the session store (${errorText(err)})`)
       return undefined
     }
     if (stored == null) return undefined
+    // (Another account's marker is not a Session either: warned about below.)
+    if ((stored as LoggedOutMarker).loggedOut === session.data.did) return null
     try {
       // A custom store may hand back anything; never adopt (and send) malformed tokens.
       assertSession(stored, 'store', 'stored session')
@@ -45,12 +52,16 @@ export class StoreSync {
     }
   }
 
-  /** Removes an ended session, only if the store still holds this generation (of this account). */
+  /**
+   * Removes an ended session (or marks it logged out, where the store can),
+   * only if the store still holds this generation (of this account).
+   */
   async remove(session: Session): Promise<void> {
+    const store = this.#store
     try {
-      const stored = await this.#store?.get()
+      const stored = await store?.get()
       if (stored && stored.data?.did === session.data.did && !isNewerSession(stored, session))
-        await this.#store!.delete()
+        await (store!.markLoggedOut ? store!.markLoggedOut(session.data.did) : store!.delete())
     } catch (err) {
       await this.#warn(`could not remove the session from the store (${errorText(err)})`)
     }
