@@ -5,6 +5,7 @@ import { FileLock, removeDeadTemps, tempName } from './file-lock.ts'
 import type { Session } from './core/session.ts'
 import { parseStoredSession, type SessionLock, type SessionStore } from './core/session-store.ts'
 
+/** The options of {@link FileSessionStore}. */
 export type FileSessionStoreOptions = {
   /** A lock untouched for this long is considered abandoned by a dead holder (default 30 000). */
   staleMs?: number
@@ -21,7 +22,7 @@ const RULES: Record<keyof FileSessionStoreOptions, Rule> = {
 /**
  * A session saved as one JSON file (exactly the `Session` object, mode 0600,
  * written atomically with a temp file + rename), with a cross-process lock
- * beside it (`<file>.locks/`, see {@link FileLock}) for processes of one host
+ * beside it (`<file>.locks/`, see `FileLock` in lib/file-lock.ts) for processes of one host
  * on a local file system (not NFS).
  *
  * A holder of the lock that dies (pid gone, judged on the holder's own host
@@ -30,6 +31,7 @@ const RULES: Record<keyof FileSessionStoreOptions, Rule> = {
  * removed by the next write or lock.
  */
 export class FileSessionStore implements SessionStore {
+  /** The session file, as an absolute path. */
   readonly file: string
   readonly #lock: FileLock
 

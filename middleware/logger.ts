@@ -19,6 +19,7 @@ export type LoggerEntry = {
   ms: number
 }
 
+/** The options of {@link logger}. */
 export type LoggerOptions = {
   /**
    * Receives one line per request, e.g. `GET https://pds.example/xrpc/…?limit=5 200 31ms`,

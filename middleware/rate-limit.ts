@@ -6,6 +6,7 @@ import { headerCount, rateLimitResetAt, retryWaitMs } from '../lib/core/retry-ti
 import { sleep } from '../lib/core/sleep.ts'
 import { discard, requestNsid } from './shared.ts'
 
+/** The options of {@link rateLimit}. */
 export type RateLimitOptions = {
   /**
    * Most requests in flight at once (default 8; `Infinity` for no cap). A

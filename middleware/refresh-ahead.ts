@@ -6,6 +6,7 @@ import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
 import { checkSessionOptions, currentFor, orAbort, peekSession, settled } from './options.ts'
 
+/** The options of {@link refreshAhead}. */
 export type RefreshAheadOptions = {
   /** The session to refresh. */
   session: SessionSource

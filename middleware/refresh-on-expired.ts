@@ -5,6 +5,7 @@ import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
 import { checkSessionOptions, orAbort, withSession } from './options.ts'
 
+/** The options of {@link refreshOnExpired}. */
 export type RefreshOnExpiredOptions = {
   /** The session to refresh. */
   session: SessionSource

@@ -6,6 +6,7 @@ import { retryAfterMs } from '../lib/core/retry-timing.ts'
 import { sleep } from '../lib/core/sleep.ts'
 import { discard, requestMethod, requestNsid } from './shared.ts'
 
+/** The options of {@link retry}. */
 export type RetryOptions = {
   /** Retries after the first attempt (default 2). */
   maxRetries?: number

@@ -4,6 +4,7 @@ import { inputUrl, pinInput, routePath } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import { checkSessionOptions, currentFor, peekSession, settled } from './options.ts'
 
+/** The options of {@link routeToPds}. */
 export type RouteToPdsOptions = {
   /** The session whose PDS (from its DID document) and service receive the requests. */
   session: SessionSource

@@ -4,6 +4,7 @@ import { inputHeaders, pinInput } from '../lib/core/request.ts'
 import { isDid } from '../lib/core/session.ts'
 import { requestNsid } from './shared.ts'
 
+/** The options of {@link serviceProxy}. */
 export type ServiceProxyOptions = {
   /** Which XRPC methods get the header (default: every XRPC request), e.g. `(nsid) => nsid.startsWith('app.bsky.')`. */
   only?: (nsid: string) => boolean
@@ -30,6 +31,7 @@ export function serviceProxy(service: string, options: ServiceProxyOptions = {})
   return withHeader('atproto-proxy', service, options.only)
 }
 
+/** The options of {@link acceptLabelers} (the same as {@link serviceProxy}'s). */
 export type AcceptLabelersOptions = ServiceProxyOptions
 
 /**

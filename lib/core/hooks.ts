@@ -26,6 +26,7 @@ export interface SessionHooks<T = unknown> {
   onHookError?: (this: T, error: unknown, hook: HookName) => unknown
 }
 
+/** The hook `onHookError` names: the one that threw, rejected or timed out. */
 export type HookName = 'onRefreshed' | 'onRefreshFailure' | 'onDeleted' | 'onDeleteFailure' | 'onWarning'
 
 /** Every hook, each a function: unknown names are refused (a misspelled hook would never run). */

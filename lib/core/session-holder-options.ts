@@ -8,6 +8,7 @@ import type { SessionLock, SessionStore } from './session-store.ts'
 export type SessionHolderOptions = {
   /** Terminal fetch for refreshSession / getSession / deleteSession (default: global fetch). */
   fetch?: FetchLike
+  /** Session lifecycle callbacks, called with `thisArg` as `this`. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- `this` is whatever thisArg is
   hooks?: SessionHooks<any>
   /** `this` for the hooks (the agent). */

@@ -4,16 +4,27 @@ import { parseUrl } from './parse-url.ts'
 
 /** The body of a createSession / refreshSession answer, kept as the server sent it. */
 export type SessionData = {
+  /** The access token: a short-lived JWT (2 h on the reference PDS) sent as `Authorization: Bearer`. */
   accessJwt: string
+  /** The refresh token: a long-lived JWT (90 days) for refreshSession and deleteSession. */
   refreshJwt: string
+  /** The account's DID. */
   did: DidString
+  /** The account's handle, as the server last said. */
   handle: string
+  /** The account's email, when the server sends it. */
   email?: string
+  /** Whether the email is confirmed. */
   emailConfirmed?: boolean
+  /** Whether login asks for an email code (`AuthFactorTokenRequired`). */
   emailAuthFactor?: boolean
+  /** The DID document, when the server sends it: where the PDS URL comes from. */
   didDoc?: Record<string, unknown>
+  /** `false` for a deactivated, suspended or taken-down account. */
   active?: boolean
+  /** Why the account is not active (`deactivated`, `suspended`, `takendown`). */
   status?: string
+  /** Any other field the server adds, kept as sent. */
   [key: string]: unknown
 }
 

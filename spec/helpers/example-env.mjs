@@ -13,6 +13,8 @@ const PDS = 'https://morel.us-east.host.bsky.network'
 const ACCOUNTS = {
   'alice.bsky.social': { did: 'did:plc:alice2345abcdefghijklmno', password: 'app-password' },
   'your-handle.bsky.social': { did: 'did:plc:yourhandle2345abcdefghij', password: 'your-app-password' },
+  // Made by createAccount (examples/migration/); any other handle there is taken.
+  'carol.bsky.social': { did: 'did:plc:carol2345abcdefghijklmno', password: 'carol-password' },
 }
 const dir = process.env.EXAMPLE_STATE_DIR
 const stateFile = path.join(dir, 'fake-bsky.json')
@@ -78,6 +80,11 @@ async function answer(url, req) {
         return err(401, 'AuthFactorTokenRequired', 'A sign in code has been sent to your email address')
       }
       return json(200, sessionFor(identifier))
+    }
+    case 'com.atproto.server.createAccount': {
+      const { handle } = await req.json()
+      if (handle !== 'carol.bsky.social') return err(400, 'HandleNotAvailable', 'Handle already taken')
+      return json(200, sessionFor(handle))
     }
     case 'com.atproto.server.refreshSession':
     case 'com.atproto.server.deleteSession': {

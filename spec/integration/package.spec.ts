@@ -85,7 +85,7 @@ describe('the packed tarball', () => {
         return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
       } catch (error) {
         const { stdout, stderr } = error as { stdout: string; stderr: string }
-        throw new Error(`${path.basename(cmd)} failed:\n${stdout}\n${stderr}`)
+        throw new Error(`${path.basename(cmd)} failed:\n${stdout}\n${stderr}`, { cause: error })
       }
     }
     expect(run(bin('publint'), [path.join(dir, 'package'), '--pack', 'false', '--strict'])).toContain('All good!')
