@@ -25,9 +25,12 @@ export default [
     path: 'bench/size-limit/client-and-agent.ts',
     gzip: true,
     modifyEsbuildConfig: esbuildConfig,
-    // Measured 36,507 B (+8,462 B over Client alone, 28,045 B) with the current
+    // Measured 37,337 B (+9,292 B over Client alone, 28,045 B) with the current
     // tree; a regression of more than ~150 B fails `npm test`. Lower it as the
-    // code shrinks (issue #13's target: +5 KB, about 33,050 B).
-    limit: '36650 B',
+    // code shrinks (issue #13's target: +5 KB, about 33,050 B). 0.3.0 added
+    // ~830 B: actionable session-call errors ~520, the store contract for
+    // shared browser sessions ~120, stream uploads on workerd ~100, the
+    // redirect-as-failure and URL.parse fallbacks ~90.
+    limit: '37490 B',
   },
 ]

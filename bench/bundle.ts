@@ -56,7 +56,7 @@ const FEATURES: [feature: string, files: string[]][] = [
   ['session validation: saved session, service URL, PDS endpoint of the DID document', ['lib/core/session.ts']],
   [
     'URL / origin checks, routing, request inspection (replayable body, error code of an answer)',
-    ['lib/core/request.ts', 'middleware/route-to-pds.ts'],
+    ['lib/core/request.ts', 'lib/core/parse-url.ts', 'middleware/route-to-pds.ts'],
   ],
   ['lexicons: schemas of the session methods (lex-client validates the answers)', ['lib/core/lexicons.ts']],
   ['auth header, redirects followed so the token stays on its origins', ['middleware/auth-header.ts']],
