@@ -263,10 +263,13 @@ describe('docs', () => {
     'docs/using-lexicons.md',
     'docs/errors.md',
     'docs/atproto-api.md',
+    'docs/runtimes.md',
+    'docs/browser.md',
   ]
-  // Files an excerpt may come from: the examples this spec runs, and sources.
+  // Files an excerpt may come from: the examples this spec runs, examples/browser-tabs.ts
+  // (run as written in 4 Chromium pages by `npm run test:runtimes`), and sources.
   const RUN_HERE =
-    /^examples\/(readme\/\w[\w.-]*\.ts|quick-start\.ts|errors\.ts|atproto-api\.ts|file-store-bot\.ts|redis-store-bot\.ts|custom-stack\.ts|ofetch\.ts|migration\/[\w-]+\.ts)$|^(lib|middleware)\//
+    /^examples\/(readme\/\w[\w.-]*\.ts|quick-start\.ts|browser-tabs\.ts|errors\.ts|atproto-api\.ts|file-store-bot\.ts|redis-store-bot\.ts|custom-stack\.ts|ofetch\.ts|migration\/[\w-]+\.ts)$|^(lib|middleware)\//
   const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8')
   const lines = (text: string) =>
     text

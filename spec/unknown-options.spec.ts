@@ -5,6 +5,7 @@ import { discoverService } from 'lex-password-agent/discovery'
 import { FileSessionStore } from 'lex-password-agent/file-store'
 import * as middleware from 'lex-password-agent/middleware'
 import { RedisSessionStore, type RedisLike } from 'lex-password-agent/redis-store'
+import { WebStorageSessionStore, type LockManagerLike, type StorageLike } from 'lex-password-agent/web-store'
 import { isLexPasswordAgentError } from '../lib/core/errors.ts'
 import type { FetchLike } from '../lib/core/fetch.ts'
 import { DID, SERVICE, session } from './helpers/fixtures.ts'
@@ -19,7 +20,7 @@ import { DID, SERVICE, session } from './helpers/fixtures.ts'
 
 // Nothing may go out: a terminal fetch that fails the test, a spy on the
 // global fetch, nock's unmatched requests (the net is disabled in setup.ts),
-// and a Redis client whose every command is recorded.
+// and a Redis client, a Web Storage and Web Locks whose every call is recorded.
 const terminal = jest.fn<FetchLike>(async () => {
   throw new Error('no request may be sent')
 })
@@ -33,8 +34,17 @@ const redis: RedisLike = {
   del: async () => redisCalls.push('del'),
   eval: async () => redisCalls.push('eval'),
 }
+const webCalls: string[] = []
+const webStorage: StorageLike = {
+  getItem: () => (webCalls.push('getItem'), null),
+  setItem: () => void webCalls.push('setItem'),
+  removeItem: () => void webCalls.push('removeItem'),
+}
+const webLocks: LockManagerLike = { request: async () => webCalls.push('request') }
+const storageEvents = { addEventListener: () => webCalls.push('addEventListener'), removeEventListener() {} }
 beforeEach(() => {
   terminal.mockClear()
+  webCalls.length = 0
   global = jest.spyOn(globalThis, 'fetch')
   unmatched = []
   redisCalls.length = 0
@@ -48,6 +58,7 @@ afterEach(() => {
   expect(global).not.toHaveBeenCalled()
   expect(unmatched).toEqual([])
   expect(redisCalls).toEqual([])
+  expect(webCalls).toEqual([])
 })
 
 const holder = () => new SessionHolder(session(), { fetch: terminal })
@@ -223,6 +234,11 @@ const STORES: Row[] = [
     () => new RedisSessionStore(redis, { key: 'alice', lockTtl: 1000 } as never),
     notAnOption('RedisSessionStore', 'lockTtl', 'lockTtlMs'),
   ],
+  [
+    'WebStorageSessionStore',
+    () => new WebStorageSessionStore({ storage: webStorage, locks: webLocks, acquireTimeout: 1000 } as never),
+    notAnOption('WebStorageSessionStore', 'acquireTimeout', 'acquireTimeoutMs'),
+  ],
 ]
 
 /** The outcome of `call`, thrown or rejected. */
@@ -297,6 +313,16 @@ describe('a misspelled option is refused, naming it and the option it most likel
     expect(() => new FileSessionStore('session.json', { staleMs: 1000, acquireTimeoutMs: 1000 })).not.toThrow()
     expect(
       () => new RedisSessionStore(redis, { key: 'alice', prefix: '', lockTtlMs: 1000, acquireTimeoutMs: 1000 }),
+    ).not.toThrow()
+    expect(
+      () =>
+        new WebStorageSessionStore({
+          key: 'alice',
+          storage: webStorage,
+          locks: webLocks,
+          eventTarget: storageEvents,
+          acquireTimeoutMs: 1000,
+        }),
     ).not.toThrow()
     expect(() => middleware.rateLimit({ concurrency: 1, maxWaitMs: 0 })).not.toThrow()
     expect(() =>

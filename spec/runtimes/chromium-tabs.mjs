@@ -127,7 +127,7 @@ async function runSteps(pages, mock, env) {
         const spread = Math.max(...starts) - Math.min(...starts)
         const figures =
           `${okCalls}/${PAGES * CALLS} calls ok, ${refreshes} refreshSession (${revoked} with a spent token), ` +
-          `${expired} ExpiredToken, ${calls} getProfile, ${delta(before, after, 'entryway')} entryway requests`
+          `${expired} ExpiredToken, ${calls} getProfile, entryway requests: ${delta(before, after, 'entryway')}`
         expect(okCalls === PAGES * CALLS, `${figures}; failures: ${failures.join(' | ')}`)
         expect(refreshes === 1 && revoked === 0, figures)
         expect(delta(before, after, 'entryway') === 1, figures)
