@@ -101,14 +101,18 @@ export class PasswordAgentPool {
    * The account's agent: the one in memory, or one built from its stored
    * session (no request while the access token is fresh: an expired one is
    * refreshed by the first request, as always). `undefined` if the store has
-   * no session for `did` (never logged in here, or logged out).
+   * no session for `did` (never logged in here, or logged out). Rejects if
+   * the store cannot be read, with a `TypeError` if its entry is not a
+   * valid session, and with a `SessionMismatchError` if it is another
+   * account's.
    */
   async get(did: DidString): Promise<PasswordAgent | undefined> {
     check('PasswordAgentPool.get', 'did', did, didRule)
     const live = this.#live(did)
     if (live) return this.#keep(did, live)
     const agent = await this.#loadOnce(did, true)
-    return agent && !agent.destroyed ? this.#keep(did, agent) : agent
+    // Ended meanwhile (a concurrent logout): as if the store had none.
+    return agent && !agent.destroyed ? this.#keep(did, agent) : undefined
   }
 
   /**

@@ -261,6 +261,33 @@ describe('PasswordAgentPool', () => {
     expect(deleted).toEqual([didOf('alice'), didOf('bob'), didOf('bob')])
   })
 
+  it("refuses a stored entry that is no session, or another account's, and builds no agent", async () => {
+    const store = new MemoryAccountStore()
+    const pool = new PasswordAgentPool({ store, fetch: server.fetch })
+    const bob = await login(pool, 'bob')
+    await store.account(didOf('alice')).set(bob.session)
+    await expect(pool.get(didOf('alice'))).rejects.toThrow(
+      `the store's entry for ${didOf('alice')} holds the session of ${didOf('bob')}`,
+    )
+    await store.account(didOf('carol')).set({ ...bob.session, data: { ...bob.session.data, accessJwt: 'x' } })
+    await expect(pool.get(didOf('carol'))).rejects.toThrow(
+      new TypeError('PasswordAgentPool.get: "stored session.data.accessJwt" must be a JWT'),
+    )
+    expect(pool.size).toBe(1)
+  })
+
+  it('a get racing a logout of the same account gets no ended agent', async () => {
+    const store = new MemoryAccountStore()
+    await login(new PasswordAgentPool({ store, fetch: server.fetch }), 'alice')
+    const pool = new PasswordAgentPool({ store, fetch: server.fetch })
+    const [loggedOut, got] = await Promise.all([pool.logout(didOf('alice')), pool.get(didOf('alice'))])
+    expect(loggedOut).toBe(true)
+    expect(got === undefined || got.destroyed).toBe(true)
+    expect(await pool.get(didOf('alice'))).toBeUndefined()
+    expect(pool.size).toBe(0)
+    expect(server.counts.get('com.atproto.server.deleteSession')).toBe(1)
+  })
+
   it('refuses bad options and DIDs with a TypeError naming the field', async () => {
     const store = new MemoryAccountStore()
     expect(() => new PasswordAgentPool({} as never)).toThrow(
