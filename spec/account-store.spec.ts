@@ -70,7 +70,10 @@ describe.each([
     const held = a.lock!('k', () => new Promise<void>((r) => (release = r)).then(() => void order.push('a done')))
     await new Promise((r) => setTimeout(r, 20))
     await b.lock!('k', async () => void order.push('b ran'))
-    const second = a.lock!('k', async () => void order.push('a again'))
+    // Another view of the same account (a new object for the file store) waits for the holder.
+    const second = store.account('did:plc:alice').lock!('k', async () => void order.push('a again'))
+    await new Promise((r) => setTimeout(r, 100))
+    expect(order).toEqual(['b ran'])
     release()
     await Promise.all([held, second])
     expect(order).toEqual(['b ran', 'a done', 'a again'])
