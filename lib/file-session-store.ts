@@ -14,7 +14,7 @@ export type FileSessionStoreOptions = {
 }
 
 // At most 2^31-1 ms: Node fires a longer timer after 1 ms (the lock would be touched in a busy loop).
-const RULES: Record<keyof FileSessionStoreOptions, Rule> = {
+export const FILE_STORE_RULES: Record<keyof FileSessionStoreOptions, Rule> = {
   staleMs: number({ above: true }),
   acquireTimeoutMs: number({ above: true }),
 }
@@ -37,7 +37,7 @@ export class FileSessionStore implements SessionStore {
 
   constructor(file: string, options: FileSessionStoreOptions = {}) {
     check('FileSessionStore', 'file', file, string)
-    checkOptions('FileSessionStore', options, RULES)
+    checkOptions('FileSessionStore', options, FILE_STORE_RULES)
     this.file = path.resolve(file)
     // A new path (0.1 used `<file>.lock`): an old lock file is never in the way.
     this.#lock = new FileLock(`${this.file}.locks`, {

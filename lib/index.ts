@@ -19,6 +19,7 @@ import {
   type LexPasswordAgentError,
   type LexPasswordAgentErrorCode,
 } from './core/errors.ts'
+import { MemoryAccountStore, type AccountStore } from './core/account-store.ts'
 import { pipeline, type FetchLike, type Middleware } from './core/fetch.ts'
 import type { HookName, SessionHooks } from './core/hooks.ts'
 import { SessionHolder, type SessionHolderOptions } from './core/session-holder.ts'
@@ -40,6 +41,7 @@ import {
   type ServiceResolver,
   type ServiceResolverOptions,
 } from './password-agent.ts'
+import { PasswordAgentPool, type PasswordAgentPoolOptions, type PoolLoginOptions } from './password-agent-pool.ts'
 
 export {
   // The agent, its options and results
@@ -78,6 +80,12 @@ export {
   type LoggedOutMarker,
   MemorySessionStore,
   isNewerSession,
+  // Many accounts: the pool of agents keyed by DID, the store contract and the in-memory one
+  PasswordAgentPool,
+  type PasswordAgentPoolOptions,
+  type PoolLoginOptions,
+  type AccountStore,
+  MemoryAccountStore,
   // Custom stacks: the pipeline, and the session source the middlewares take
   pipeline,
   type FetchLike,

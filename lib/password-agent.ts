@@ -439,7 +439,7 @@ const anyMs = number({ max: Number.MAX_VALUE })
 const refreshAheadRule = nested(REFRESH_AHEAD_RULES)
 
 /** The agent's options, each with its bounds; derived from the types, so every documented key is accepted. */
-const AGENT_RULES: Record<keyof PasswordAgentOptions, Rule> = {
+export const AGENT_RULES: Record<keyof PasswordAgentOptions, Rule> = {
   hooks: nested(HOOK_RULES),
   fetch: func,
   refreshTimeoutMs: number({ above: true }),
@@ -450,7 +450,7 @@ const AGENT_RULES: Record<keyof PasswordAgentOptions, Rule> = {
   lock: func,
 }
 const RESUME_RULES: Record<keyof ResumeOptions, Rule> = { ...AGENT_RULES, refresh: oneOf('always', 'if-expired') }
-const LOGIN_RULES: Record<keyof LoginOptions, Rule> = {
+export const LOGIN_RULES: Record<keyof LoginOptions, Rule> = {
   ...AGENT_RULES,
   // Checked before String(): an object's toString could throw or say anything.
   service: serviceUrl,

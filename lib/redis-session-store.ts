@@ -43,14 +43,14 @@ const RENEW =
 const MAX_TTL_MS = 3 * MAX_TIMER_MS
 const ttl = number({ above: true, integer: true, max: MAX_TTL_MS })
 
-const RULES: Record<keyof RedisSessionStoreOptions, Rule> = {
+export const REDIS_STORE_RULES: Record<keyof RedisSessionStoreOptions, Rule> = {
   key: required(string),
   // '' included: no prefix.
   prefix: [(v) => typeof v === 'string', 'be a string'],
   lockTtlMs: ttl,
   acquireTimeoutMs: ttl,
 }
-const REDIS: Rule = [
+export const REDIS: Rule = [
   (v) => isObject(v) && ['get', 'set', 'del', 'eval'].every((m) => typeof v[m] === 'function'),
   'be a Redis client (e.g. new Redis(url) from ioredis)',
 ]
@@ -70,7 +70,7 @@ export class RedisSessionStore implements SessionStore {
 
   constructor(redis: RedisLike, options: RedisSessionStoreOptions) {
     check('RedisSessionStore', 'redis', redis, REDIS)
-    checkOptions('RedisSessionStore', options, RULES)
+    checkOptions('RedisSessionStore', options, REDIS_STORE_RULES)
     this.#redis = redis
     this.#prefix = options.prefix ?? 'lex-password-agent:'
     this.#key = `${this.#prefix}session:${options.key}`

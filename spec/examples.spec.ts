@@ -154,6 +154,41 @@ describe('quick start, stores and migration examples', () => {
     expect(since(m)).toEqual(['pds com.atproto.repo.describeRepo'])
   })
 
+  it('pool: signs up two accounts once, then posts for each from the store without a session call', async () => {
+    const env = { ACCOUNTS_DIR: path.join(state, 'pool-accounts') }
+    const n = requests().length
+    const first = await run('/pool', { ...env, SIGN_UP: '1' })
+    expect(first.code).toBe(0)
+    const lines = first.stdout.trim().split('\n')
+    expect(lines.slice(0, 2)).toEqual([
+      'signed up: did:plc:alice2345abcdefghijklmno',
+      'signed up: did:plc:yourhandle2345abcdefghij',
+    ])
+    expect(lines.slice(2).sort()).toEqual([
+      expect.stringMatching(
+        /^posted for did:plc:alice2345abcdefghijklmno: at:\/\/did:plc:alice2345abcdefghijklmno\/app\.bsky\.feed\.post\/3kabc\d+$/,
+      ),
+      expect.stringMatching(
+        /^posted for did:plc:yourhandle2345abcdefghij: at:\/\/did:plc:yourhandle2345abcdefghij\/app\.bsky\.feed\.post\/3kabc\d+$/,
+      ),
+    ])
+    expect(since(n)).toEqual([
+      'entryway com.atproto.server.createSession',
+      'entryway com.atproto.server.createSession',
+      'pds com.atproto.repo.createRecord',
+      'pds com.atproto.repo.createRecord',
+    ])
+    expect(fs.readdirSync(env.ACCOUNTS_DIR).sort()).toEqual([
+      'did_plc_alice2345abcdefghijklmno.json',
+      'did_plc_yourhandle2345abcdefghij.json',
+    ])
+    const m = requests().length
+    const second = await run('/pool', env)
+    expect(second.code).toBe(0)
+    expect(second.stdout.trim().split('\n')).toHaveLength(2)
+    expect(since(m)).toEqual(['pds com.atproto.repo.createRecord', 'pds com.atproto.repo.createRecord'])
+  })
+
   const noRedis = redisUnavailableReason()
   ;(noRedis ? it.skip : it)(`Redis store bot${noRedis ? ` (skipped: ${noRedis})` : ''}`, async () => {
     const redis = await startRedis()
@@ -265,11 +300,12 @@ describe('docs', () => {
     'docs/atproto-api.md',
     'docs/runtimes.md',
     'docs/browser.md',
+    'docs/pool.md',
   ]
   // Files an excerpt may come from: the examples this spec runs, examples/browser-tabs.ts
   // (run as written in 4 Chromium pages by `npm run test:runtimes`), and sources.
   const RUN_HERE =
-    /^examples\/(readme\/\w[\w.-]*\.ts|quick-start\.ts|browser-tabs\.ts|errors\.ts|atproto-api\.ts|file-store-bot\.ts|redis-store-bot\.ts|custom-stack\.ts|ofetch\.ts|migration\/[\w-]+\.ts)$|^(lib|middleware)\//
+    /^examples\/(readme\/\w[\w.-]*\.ts|quick-start\.ts|browser-tabs\.ts|pool\.ts|errors\.ts|atproto-api\.ts|file-store-bot\.ts|redis-store-bot\.ts|custom-stack\.ts|ofetch\.ts|migration\/[\w-]+\.ts)$|^(lib|middleware)\//
   const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8')
   const lines = (text: string) =>
     text

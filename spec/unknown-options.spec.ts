@@ -1,10 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
 import nock from 'nock'
-import { MemorySessionStore, PasswordAgent, SessionHolder } from 'lex-password-agent'
+import {
+  MemoryAccountStore,
+  MemorySessionStore,
+  PasswordAgent,
+  PasswordAgentPool,
+  SessionHolder,
+} from 'lex-password-agent'
 import { discoverService } from 'lex-password-agent/discovery'
-import { FileSessionStore } from 'lex-password-agent/file-store'
+import { FileAccountStore, FileSessionStore } from 'lex-password-agent/file-store'
 import * as middleware from 'lex-password-agent/middleware'
-import { RedisSessionStore, type RedisLike } from 'lex-password-agent/redis-store'
+import { RedisAccountStore, RedisSessionStore, type RedisAccountLike } from 'lex-password-agent/redis-store'
 import { WebStorageSessionStore, type LockManagerLike, type StorageLike } from 'lex-password-agent/web-store'
 import { isLexPasswordAgentError } from '../lib/core/errors.ts'
 import type { FetchLike } from '../lib/core/fetch.ts'
@@ -28,7 +34,8 @@ let global: ReturnType<typeof jest.spyOn>
 let unmatched: unknown[]
 const onNoMatch = (req: unknown) => void unmatched.push(req)
 const redisCalls: string[] = []
-const redis: RedisLike = {
+const redis: RedisAccountLike = {
+  scan: async () => (redisCalls.push('scan'), ['0', []]),
   get: async () => (redisCalls.push('get'), null),
   set: async () => redisCalls.push('set'),
   del: async () => redisCalls.push('del'),
@@ -239,6 +246,39 @@ const STORES: Row[] = [
     () => new WebStorageSessionStore({ storage: webStorage, locks: webLocks, acquireTimeout: 1000 } as never),
     notAnOption('WebStorageSessionStore', 'acquireTimeout', 'acquireTimeoutMs'),
   ],
+  [
+    'FileAccountStore',
+    () => new FileAccountStore('accounts', { acquireTimeout: 1000 } as never),
+    notAnOption('FileAccountStore', 'acquireTimeout', 'acquireTimeoutMs'),
+  ],
+  [
+    'RedisAccountStore',
+    () => new RedisAccountStore(redis, { prefx: 'x:' } as never),
+    notAnOption('RedisAccountStore', 'prefx', 'prefix'),
+  ],
+]
+
+const POOL: Row[] = [
+  [
+    'new PasswordAgentPool',
+    () => new PasswordAgentPool({ store: new MemoryAccountStore(), fetch: terminal, maxAgents: 10 } as never),
+    notAnOption('PasswordAgentPool', 'maxAgents', 'max'),
+  ],
+  [
+    'new PasswordAgentPool: hooks',
+    () => new PasswordAgentPool({ store: new MemoryAccountStore(), hooks: { onDelete: () => {} } } as never),
+    notAnOption('PasswordAgentPool', 'hooks.onDelete', 'hooks.onDeleted'),
+  ],
+  [
+    'PasswordAgentPool.login',
+    () =>
+      new PasswordAgentPool({ store: new MemoryAccountStore(), fetch: terminal }).login({
+        service: SERVICE,
+        identifier: 'alice.example',
+        pasword: 'hunter2-secret',
+      } as never),
+    notAnOption('PasswordAgentPool.login', 'pasword', 'password'),
+  ],
 ]
 
 /** The outcome of `call`, thrown or rejected. */
@@ -252,7 +292,7 @@ async function outcomeOf(call: () => unknown): Promise<unknown> {
 }
 
 describe('a misspelled option is refused, naming it and the option it most likely meant, before any request', () => {
-  it.each([...AGENT, ...Object.values(MIDDLEWARE), ...STORES])('%s', async (_name, call, message) => {
+  it.each([...AGENT, ...Object.values(MIDDLEWARE), ...STORES, ...POOL])('%s', async (_name, call, message) => {
     const error = await outcomeOf(call)
     expect(error).toEqual(new TypeError(message))
     expect(error).toBeInstanceOf(TypeError)
@@ -324,6 +364,21 @@ describe('a misspelled option is refused, naming it and the option it most likel
           acquireTimeoutMs: 1000,
         }),
     ).not.toThrow()
+    expect(() => new FileAccountStore('accounts', { staleMs: 1000, acquireTimeoutMs: 1000 })).not.toThrow()
+    expect(() => new RedisAccountStore(redis, { prefix: '', lockTtlMs: 1000, acquireTimeoutMs: 1000 })).not.toThrow()
+    const { store: _store, lock: _lock, ...poolOptions } = agentOptions
+    const pool = new PasswordAgentPool({ ...poolOptions, store: new MemoryAccountStore(), max: 1 })
+    await expect(
+      pool.login({
+        identifier: 'alice.example',
+        password: 'pw',
+        authFactorToken: '123456',
+        allowTakendown: false,
+        resolveService: async () => ({ service: SERVICE }),
+        discovery: { plcDirectoryUrl: 'https://plc.example', resolveTxt: async () => null },
+      }),
+    ).rejects.toThrow('no request may be sent')
+    terminal.mockClear()
     expect(() => middleware.rateLimit({ concurrency: 1, maxWaitMs: 0 })).not.toThrow()
     expect(() =>
       middleware.retry({ maxRetries: 0, minDelayMs: 0, maxDelayMs: 0, budgetMs: 0, procedures: [] }),
