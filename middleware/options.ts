@@ -41,6 +41,39 @@ export const withSession = (
       : currentFor(source, input, init).then((s) => send(s, input, init))
   })
 
+/**
+ * The rest of a chain, as a shared step sees it: called with the step's state
+ * `c` (the preset passes one state object per agent down its whole chain, so
+ * an agent holds no closure per middleware).
+ */
+export type Next<C> = (c: C, input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+/** The {@link Next} of a step a factory built around a `next` fetch: calls `c.next`. */
+export const callNext: Next<{ readonly next: FetchLike }> = (c, input, init) => c.next(input, init)
+
+/**
+ * {@link withSession} as a shared step: hands `send` the state, the rest of
+ * the chain, the current session and the pinned input. A synchronous throw
+ * becomes a rejection.
+ */
+export function withSessionStep<C extends { readonly session: SessionSource }>(
+  c: C,
+  next: Next<C>,
+  given: string | URL | Request,
+  init: RequestInit | undefined,
+  send: (c: C, next: Next<C>, session: Session, input: string | URL | Request, init?: RequestInit) => Promise<Response>,
+): Promise<Response> {
+  try {
+    const input = pinInput(given)
+    const current = peekSession(c.session)
+    return current !== undefined
+      ? send(c, next, current, input, init)
+      : currentFor(c.session, input, init).then((s) => send(c, next, s, input, init))
+  } catch (err) {
+    return Promise.reject(err)
+  }
+}
+
 /** `promise`, or a rejection with `signal`'s reason as soon as it aborts. */
 export function orAbort<T>(promise: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
   if (!signal) return promise
