@@ -22,6 +22,8 @@ import {
 const HEAP_N = Number(process.env.BENCH_HEAP_N ?? 100_000)
 const AGENTS_N = Number(process.env.BENCH_AGENTS_N ?? 10_000)
 const AGENTS_ROUNDS = Number(process.env.BENCH_AGENTS_ROUNDS ?? 3)
+/** Another checkout's lib/index.ts (as for bench/cpu.ts): its PasswordAgent is measured too, as `baseline`. */
+const BASELINE = process.env.BENCH_CPU_BASELINE
 const STREAM_MB = Number(process.env.BENCH_STREAM_MB ?? 100)
 const STREAM_ROUNDS = Number(process.env.BENCH_STREAM_ROUNDS ?? 3)
 const CHUNK = 64 * 1024
@@ -171,14 +173,18 @@ async function streamGrowth() {
  * each `heapUsed` after full GCs. The array holding the agents (8 B a slot) is
  * in the agents' figure, for both libraries.
  */
-async function agentsChild(key: 'ours' | 'upstream') {
+async function agentsChild(key: 'ours' | 'upstream' | 'baseline') {
+  const Agent =
+    key === 'baseline'
+      ? ((await import(BASELINE!)) as typeof import('lex-password-agent')).PasswordAgent
+      : PasswordAgent
   const saved = { data: sessionData(PDS), refreshedAt: new Date().toISOString(), pdsUrl: PDS, service: SERVICE }
   // What each library persists: ours the Session, upstream its session data with `service`.
-  const form = key === 'ours' ? saved : { ...saved.data, service: SERVICE }
+  const form = key === 'upstream' ? { ...saved.data, service: SERVICE } : saved
   const json = JSON.stringify(form)
   const fetch = () => Promise.resolve(new Response(null, { status: 200 }))
   const create = (copy: never) =>
-    key === 'ours' ? new PasswordAgent(copy, { fetch }) : new PasswordSession(copy, { fetch })
+    key === 'upstream' ? new PasswordSession(copy, { fetch }) : new Agent(copy, { fetch })
   // Warm-up: compiled code, lex-client's and our module-level caches.
   for (let i = 0; i < 1000; i++) await create(JSON.parse(json) as never).fetchHandler(PATH, xrpcQueryInit())
   gcFully()
@@ -223,7 +229,7 @@ function runAgentsChild(key: string): Promise<AgentsResult> {
  * the agents' heap with the session copies' own heap subtracted, over AGENTS_N.
  */
 async function agentHeap() {
-  const keys = ['ours', 'upstream']
+  const keys = ['ours', 'upstream', ...(BASELINE ? ['baseline'] : [])]
   const rounds: Record<string, { perAgent: number[]; copyBytes: number[] }> = {}
   for (let round = 0; round < AGENTS_ROUNDS; round++) {
     for (const key of rotate(keys, round)) {
@@ -258,7 +264,7 @@ export async function main() {
 if (import.meta.main) {
   if (process.argv[2] === 'stream')
     await streamChild(process.argv[3]!, process.argv[4]!, process.argv[5] as RequestRedirect)
-  else if (process.argv[2] === 'agents') await agentsChild(process.argv[3] as 'ours' | 'upstream')
+  else if (process.argv[2] === 'agents') await agentsChild(process.argv[3] as 'ours' | 'upstream' | 'baseline')
   else if (process.argv[2] === 'agent-heap') emit('memory', { agentsN: AGENTS_N, agents: await agentHeap() })
   else emit('memory', await main())
 }
