@@ -61,7 +61,9 @@ export class SessionHolder implements SessionSource {
     this.#timeoutMs = options.timeoutMs ?? 30_000
     this.#hooks = options.hooks ?? NO_HOOKS
     this.#thisArg = options.thisArg ?? this
-    this.#backoffOptions = options.backoff
+    // Read now, as the options are everywhere else (the object may change later).
+    const backoff = options.backoff
+    this.#backoffOptions = backoff && { minMs: backoff.minMs, maxMs: backoff.maxMs }
     this.#store = options.store
     this.#lock = options.lock ?? options.store?.lock ?? NO_LOCK
     // A store that reports changes (another tab's refresh or logout) is followed at once.
