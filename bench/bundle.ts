@@ -156,7 +156,8 @@ async function bundle(contents: string, plugins: Plugin[] = [], sourcemap = fals
   const inputs: Record<string, number> = {}
   const files: Record<string, number> = {}
   for (const [path, { bytesInOutput }] of Object.entries(out.inputs)) {
-    const parts = path.split('/')
+    // node_modules may be a link to another checkout's (a git worktree): esbuild names its real path.
+    const parts = path.replace(/^(?:\.\.\/)+(?:[^/]+\/)*?node_modules\//, 'node_modules/').split('/')
     const key = parts[0] === 'node_modules' ? parts.slice(1, parts[1]!.startsWith('@') ? 3 : 2).join('/') : path
     inputs[key] = (inputs[key] ?? 0) + bytesInOutput
     files[path] = bytesInOutput

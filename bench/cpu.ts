@@ -66,8 +66,10 @@ async function variants(): Promise<Variant[]> {
   const oursReactive = new PasswordAgent(session as never, { fetch: fetchStub, refreshAhead: false })
 
   // BENCH_CPU_BASELINE=/path/to/other/checkout/lib/index.ts adds that version of
-  // the preset as one more variant (before/after comparisons of an optimisation).
+  // the preset as one more variant (before/after comparisons of an optimisation),
+  // named BENCH_BASELINE_LABEL if given.
   const baseline = process.env.BENCH_CPU_BASELINE
+  const named = process.env.BENCH_BASELINE_LABEL
   const extra: Variant[] = []
   if (baseline) {
     const { PasswordAgent: Before } = (await import(baseline)) as typeof import('lex-password-agent')
@@ -75,14 +77,14 @@ async function variants(): Promise<Variant[]> {
     extra.push(
       {
         key: 'baseline',
-        label: `PasswordAgent from ${baseline}`,
+        label: named ? `PasswordAgent ${named}` : `PasswordAgent from ${baseline}`,
         handler: (p, i) => before.fetchHandler(p, i),
         token: data.accessJwt,
         floor: 'bare',
       },
       {
         key: 'clientBaseline',
-        label: `Client + PasswordAgent from ${baseline}`,
+        label: named ? `Client + PasswordAgent ${named}` : `Client + PasswordAgent from ${baseline}`,
         handler: throughClient(before),
         token: data.accessJwt,
         floor: 'clientBare',

@@ -4,9 +4,26 @@
 // 100 MB request body through the preset to a loopback server (in its own
 // process), next to upstream and bare fetch: nothing may be buffered.
 import { spawn } from 'node:child_process'
-import { clients, emit, log, median, PDS, rotate, startLoopbackServer, xrpcQueryInit } from './common.ts'
+import { PasswordSession } from '@atproto/lex-password-session'
+import { PasswordAgent } from 'lex-password-agent'
+import {
+  clients,
+  emit,
+  log,
+  median,
+  PDS,
+  rotate,
+  SERVICE,
+  sessionData,
+  startLoopbackServer,
+  xrpcQueryInit,
+} from './common.ts'
 
 const HEAP_N = Number(process.env.BENCH_HEAP_N ?? 100_000)
+const AGENTS_N = Number(process.env.BENCH_AGENTS_N ?? 10_000)
+const AGENTS_ROUNDS = Number(process.env.BENCH_AGENTS_ROUNDS ?? 3)
+/** Another checkout's lib/index.ts (as for bench/cpu.ts): its PasswordAgent is measured too, as `baseline`. */
+const BASELINE = process.env.BENCH_CPU_BASELINE
 const STREAM_MB = Number(process.env.BENCH_STREAM_MB ?? 100)
 const STREAM_ROUNDS = Number(process.env.BENCH_STREAM_ROUNDS ?? 3)
 const CHUNK = 64 * 1024
@@ -148,12 +165,106 @@ async function streamGrowth() {
   )
 }
 
+/**
+ * Child mode: the heap of AGENTS_N idle agents of one library, each built from
+ * its own copy of one saved session and having made one request (an in-process
+ * fake fetch answering a fresh 200). Reported: the heap of the copies alone
+ * (`copiesBytes`), and what the agents add on top of them (`agentsBytes`),
+ * each `heapUsed` after full GCs. The array holding the agents (8 B a slot) is
+ * in the agents' figure, for both libraries.
+ */
+async function agentsChild(key: 'ours' | 'upstream' | 'baseline') {
+  const Agent =
+    key === 'baseline'
+      ? ((await import(BASELINE!)) as typeof import('lex-password-agent')).PasswordAgent
+      : PasswordAgent
+  const saved = { data: sessionData(PDS), refreshedAt: new Date().toISOString(), pdsUrl: PDS, service: SERVICE }
+  // What each library persists: ours the Session, upstream its session data with `service`.
+  const form = key === 'upstream' ? { ...saved.data, service: SERVICE } : saved
+  const json = JSON.stringify(form)
+  const fetch = () => Promise.resolve(new Response(null, { status: 200 }))
+  const create = (copy: never) =>
+    key === 'upstream' ? new PasswordSession(copy, { fetch }) : new Agent(copy, { fetch })
+  // Warm-up: compiled code, lex-client's and our module-level caches.
+  for (let i = 0; i < 1000; i++) await create(JSON.parse(json) as never).fetchHandler(PATH, xrpcQueryInit())
+  gcFully()
+  const heap0 = process.memoryUsage().heapUsed
+  const copies: unknown[] = []
+  for (let i = 0; i < AGENTS_N; i++) copies.push(JSON.parse(json))
+  gcFully()
+  const heap1 = process.memoryUsage().heapUsed
+  const agents: Array<PasswordAgent | PasswordSession> = []
+  for (let i = 0; i < AGENTS_N; i++) {
+    const agent = create(copies[i] as never)
+    agents.push(agent)
+    const res = await agent.fetchHandler(PATH, xrpcQueryInit())
+    if (res.status !== 200) throw new Error(`${key}: request ${i} answered ${res.status}`)
+  }
+  gcFully()
+  const heap2 = process.memoryUsage().heapUsed
+  if (agents.length !== copies.length) throw new Error('unreachable')
+  process.stdout.write(`${JSON.stringify({ key, copiesBytes: heap1 - heap0, agentsBytes: heap2 - heap1 })}\n`)
+}
+
+type AgentsResult = { key: string; copiesBytes: number; agentsBytes: number }
+function runAgentsChild(key: string): Promise<AgentsResult> {
+  const args = [
+    ...process.execArgv.filter((a) => a !== '--expose-gc'),
+    '--expose-gc',
+    new URL(import.meta.url).pathname,
+  ]
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...args, 'agents', key], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => (out += d))
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out.trim())) : reject(new Error(`agents child ${key} exited ${code}`)),
+    )
+  })
+}
+
+/**
+ * Heap per idle agent, side by side: AGENTS_N agents per library, each in a
+ * fresh process per round (rotated order), median of the rounds. B/agent is
+ * the agents' heap with the session copies' own heap subtracted, over AGENTS_N.
+ */
+async function agentHeap() {
+  const keys = ['ours', 'upstream', ...(BASELINE ? ['baseline'] : [])]
+  const rounds: Record<string, { perAgent: number[]; copyBytes: number[] }> = {}
+  for (let round = 0; round < AGENTS_ROUNDS; round++) {
+    for (const key of rotate(keys, round)) {
+      const r = await runAgentsChild(key)
+      const s = (rounds[key] ??= { perAgent: [], copyBytes: [] })
+      s.perAgent.push(r.agentsBytes / AGENTS_N)
+      s.copyBytes.push(r.copiesBytes / AGENTS_N)
+      log(
+        `agents ${key}: ${AGENTS_N} idle agents ${(r.agentsBytes / AGENTS_N).toFixed(0)} B each over their session copies (${(r.copiesBytes / AGENTS_N).toFixed(0)} B each)`,
+      )
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(rounds).map(([key, s]) => [
+      key,
+      { bytesPerAgent: median(s.perAgent), rounds: s.perAgent, copyBytes: median(s.copyBytes) },
+    ]),
+  )
+}
+
 export async function main() {
-  return { heapN: HEAP_N, heapGrowthMB: await heapGrowth(), streamMB: STREAM_MB, stream: await streamGrowth() }
+  return {
+    heapN: HEAP_N,
+    heapGrowthMB: await heapGrowth(),
+    agentsN: AGENTS_N,
+    agents: await agentHeap(),
+    streamMB: STREAM_MB,
+    stream: await streamGrowth(),
+  }
 }
 
 if (import.meta.main) {
   if (process.argv[2] === 'stream')
     await streamChild(process.argv[3]!, process.argv[4]!, process.argv[5] as RequestRedirect)
+  else if (process.argv[2] === 'agents') await agentsChild(process.argv[3] as 'ours' | 'upstream' | 'baseline')
+  else if (process.argv[2] === 'agent-heap') emit('memory', { agentsN: AGENTS_N, agents: await agentHeap() })
   else emit('memory', await main())
 }

@@ -70,6 +70,7 @@ const storms = (key: string, kind: 'natural' | 'revoked') => {
 }
 
 const heap = memory.heapGrowthMB
+const idle = memory.agents
 const sFollow = memory.stream.follow
 const sError = memory.stream.error
 const tp = throughput.oursOverBare
@@ -135,6 +136,7 @@ and noisy: compare the columns of one run, not absolute times across runs.
 | expiry storm, server-side revocation | ${storms('ours', 'revoked')} | ${storms('upstream', 'revoked')} | ${storms('api', 'revoked')} | — | 1 refresh, every request answered | ${yes(st('ours').revoked.refreshSession === 1 && st('ours').revoked.ok === storm.n)} |
 | bundle over lex-client \`Client\` (${int(b.client.gzip)} B), min + gzip | +${int(b.ours.overClientGzip)} B | +${int(b.upstream.overClientGzip)} B | ${'error' in b.api ? 'n/a' : `${int(b.api.gzip)} B in all`} | — | ≤ +5,000 B (stretch: upstream's) | ${yes(b.ours.overClientGzip <= 5000)}${b.ours.overClientGzip <= b.upstream.overClientGzip ? ' (stretch too)' : ''} |
 | heap growth over ${int(memory.heapN)} requests, after GC | ${f(heap.ours, 3)} MB | ${f(heap.upstream, 3)} MB | — | ${f(heap.bare, 3)} MB | < 5 MB | ${yes(heap.ours < 5)} |
+| heap per idle agent, ${int(memory.agentsN)} agents (a session copy each, one request each, the copies' heap subtracted) | **${int(idle.ours.bytesPerAgent)} B** | ${int(idle.upstream.bytesPerAgent)} B | — | — | ≤ 1,000 B (stretch: upstream's) | ${yes(idle.ours.bytesPerAgent <= 1000)}${idle.ours.bytesPerAgent <= idle.upstream.bytesPerAgent ? ' (stretch too)' : ''} |
 | peak RSS growth, ${memory.streamMB} MB streamed request body (\`redirect: 'error'\`) | +${f(sError.ours.rssGrowthMB, 1)} MB | +${f(sError.upstream.rssGrowthMB, 1)} MB | — | +${f(sError.bare.rssGrowthMB, 1)} MB | < 20 MB | ${yes(sError.ours.rssGrowthMB < 20)} |
 | same, default \`redirect: 'follow'\` (Node's fetch tees the body, see below) | +${f(sFollow.ours.rssGrowthMB, 1)} MB | +${f(sFollow.upstream.rssGrowthMB, 1)} MB | — | +${f(sFollow.bare.rssGrowthMB, 1)} MB | < 20 MB | ${yes(sFollow.ours.rssGrowthMB < 20)} |
 | throughput over a loopback socket, concurrency ${throughput.concurrency}, req/s ÷ bare | **${f(tp.median)}** (${f(tp.min)}–${f(tp.max)}) | ${f(tpUp.median)} (${f(tpUp.min)}–${f(tpUp.max)}) | — | 1 | within noise | ${yes(tp.max >= 1 || tp.median >= 0.95)} |
@@ -268,6 +270,28 @@ browser with no Node built-in: ${b.treeShaking.nodeOnlyModulesInMainEntry.length
 terminal answering a fresh \`Response\`, after a 10,000-request warm-up; \`heapUsed\` after full
 GCs (\`--expose-gc\`) before and after: ours ${f(heap.ours, 3)} MB, upstream ${f(heap.upstream, 3)} MB, bare
 ${f(heap.bare, 3)} MB.
+
+**Idle agents**: ${int(memory.agentsN)} agents per library, each built from its own copy of one
+saved session (\`JSON.parse\` of what each library persists: our \`Session\`, upstream's session data
+with \`service\`) and each having made one request (an in-process fake fetch answering a fresh
+200), all kept alive; \`heapUsed\` after full GCs, minus the heap of the ${int(memory.agentsN)} copies alone
+(measured first, in the same process: ${int(idle.ours.copyBytes)} B each for ours, ${int(idle.upstream.copyBytes)} B for
+upstream's), over ${int(memory.agentsN)}. Each library in a fresh process per round, median of
+${idle.ours.rounds.length} rounds. The array slot holding each agent (8 B) is in both figures.
+
+| library | B per idle agent (median) | rounds |
+| --- | --- | --- |
+| ours | ${int(idle.ours.bytesPerAgent)} | ${idle.ours.rounds.map((r: number) => int(r)).join(', ')} |
+| upstream \`PasswordSession\` | ${int(idle.upstream.bytesPerAgent)} | ${idle.upstream.rounds.map((r: number) => int(r)).join(', ')} |
+${idle.baseline ? `| ours, ${process.env.BENCH_BASELINE_LABEL ?? `from ${process.env.BENCH_CPU_BASELINE}`} | ${int(idle.baseline.bytesPerAgent)} | ${idle.baseline.rounds.map((r: number) => int(r)).join(', ')} |\n` : ''}
+This figure drove e479195 (issue #16): ours was about 2,500 B per idle agent before it (the
+"before" row, when the run has \`BENCH_CPU_BASELINE\` pointing at a checkout of 5269514),
+mostly a closure and its context per middleware of the preset. The preset
+now runs the middlewares' shared steps (\`refreshAheadStep\`, \`refreshOnExpiredStep\`,
+\`routeToPdsStep\`, \`authHeaderStep\`: the code the factories run too) down one small
+state object per agent, \`agent.fetch\` is bound on first use, and the \`SessionHolder\` makes
+its server client, backoff state, hook runner and store sync when first needed. What an agent
+retains, per constructor: \`bench/agent-retained.ts\` (two heap snapshots around 1,000 agents).
 
 **Streaming**: a ${memory.streamMB} MB request body (a pull \`ReadableStream\` of fresh 64 KiB chunks,
 with a full GC every 4 MB so dead chunks do not count) POSTed through each client to a

@@ -17,13 +17,20 @@ import {
   type Rules,
 } from './core/check.ts'
 import { inputError, LoggedOutError, SessionMismatchError, typedFailure } from './core/errors.ts'
-import { globalFetch, pipeline, type FetchLike } from './core/fetch.ts'
+import { globalFetch, type FetchLike } from './core/fetch.ts'
 import { HOOK_RULES, type SessionHooks } from './core/hooks.ts'
 import { createAccount, createSession } from './core/lexicons.ts'
-import { authHeader } from '../middleware/auth-header.ts'
-import { refreshOnExpired } from '../middleware/refresh-on-expired.ts'
-import { routeToPds } from '../middleware/route-to-pds.ts'
-import { REFRESH_AHEAD_RULES, refreshAhead, type RefreshAheadOptions } from '../middleware/refresh-ahead.ts'
+import { authHeaderStep } from '../middleware/auth-header.ts'
+import type { Next } from '../middleware/options.ts'
+import { refreshOnExpiredStep } from '../middleware/refresh-on-expired.ts'
+import { routeToPdsStep } from '../middleware/route-to-pds.ts'
+import {
+  DEFAULT_REFRESH_AHEAD,
+  REFRESH_AHEAD_RULES,
+  refreshAheadStep,
+  type RefreshAheadOptions,
+  type RefreshAheadTiming,
+} from '../middleware/refresh-ahead.ts'
 import type { BackoffOptions } from './core/backoff.ts'
 import { accessTokenExpiry } from './core/jwt.ts'
 import { isDefinitiveRefusal, serviceAgent, sessionCall, sessionFromServer } from './core/session-api.ts'
@@ -160,7 +167,10 @@ export class PasswordAgent implements Agent {
   /** The session state the middlewares share; use it to build custom stacks. */
   readonly sessionHolder: SessionHolder
   readonly #did: DidString
-  readonly #fetch: FetchLike
+  /** The preset's state, handed down its chain of shared middleware steps (see {@link Preset}). */
+  readonly #preset: Preset
+  /** {@link PasswordAgent.fetch}, bound on first use. */
+  #boundFetch: FetchLike | undefined
 
   /**
    * Wraps an existing session without contacting the server. Prefer
@@ -179,14 +189,9 @@ export class PasswordAgent implements Agent {
       store: options.store,
       lock: options.lock,
     })
-    const state = { session: this.sessionHolder }
-    this.#fetch = pipeline(
-      [
-        ...(options.refreshAhead === false ? [] : [refreshAhead({ ...options.refreshAhead, ...state })]),
-        refreshOnExpired(state),
-        routeToPds(state),
-        authHeader(state),
-      ],
+    this.#preset = new Preset(
+      this.sessionHolder,
+      refreshAheadTiming(options.refreshAhead),
       options.fetch ?? globalFetch,
     )
   }
@@ -216,7 +221,7 @@ export class PasswordAgent implements Agent {
    * on the session's own origins; another relative URL is a TypeError).
    */
   fetchHandler(path: string, init: RequestInit): Promise<Response> {
-    return this.#fetch(path, init)
+    return presetFetch(this.#preset, path, init)
   }
 
   /**
@@ -225,7 +230,10 @@ export class PasswordAgent implements Agent {
    * the session's own origins. Bound, so `createFetch({ fetch: agent.fetch })`
    * works.
    */
-  readonly fetch: FetchLike = (input, init) => this.#fetch(input, init)
+  get fetch(): FetchLike {
+    const preset = this.#preset
+    return (this.#boundFetch ??= (input, init) => presetFetch(preset, input, init))
+  }
 
   /**
    * Refreshes the tokens now (shared with any refresh already running).
@@ -412,6 +420,56 @@ export class PasswordAgent implements Agent {
   static async delete(session: Session, options: PasswordAgentOptions = {}): Promise<void> {
     checkAgent('delete', session, options)
     await new PasswordAgent(session, options).logout()
+  }
+}
+
+/**
+ * The preset, `refreshAhead → refreshOnExpired → routeToPds → authHeader →
+ * fetch`, as one chain of the middlewares' shared steps: each agent holds this
+ * one small state object instead of a closure (and its context) per
+ * middleware. The steps are the code `refreshAhead(…)`, `refreshOnExpired(…)`,
+ * `routeToPds(…)` and `authHeader(…)` run, so the preset behaves as
+ * `pipeline([refreshAhead({ session }), refreshOnExpired({ session }),
+ * routeToPds({ session }), authHeader({ session })], fetch)` does.
+ */
+class Preset {
+  /** The token whose refresh time was last drawn, and that time (refreshAhead's jitter, drawn once per token). */
+  dueFor: Session | undefined = undefined
+  dueAt: number | undefined = undefined
+  readonly session: SessionHolder
+  /** refreshAhead's timing; `undefined` for `refreshAhead: false`. */
+  readonly timing: RefreshAheadTiming | undefined
+  readonly terminal: FetchLike
+
+  constructor(session: SessionHolder, timing: RefreshAheadTiming | undefined, terminal: FetchLike) {
+    this.session = session
+    this.timing = timing
+    this.terminal = terminal
+  }
+}
+
+/** The preset's chain, outermost last; `c` is the agent's {@link Preset}. */
+const toTerminal: Next<Preset> = (c, input, init) => c.terminal(input, init)
+const authStep: Next<Preset> = (c, input, init) => authHeaderStep(c, toTerminal, input, init)
+const routeStep: Next<Preset> = (c, input, init) => routeToPdsStep(c, authStep, input, init)
+const onExpiredStep: Next<Preset> = (c, input, init) => refreshOnExpiredStep(c, routeStep, input, init)
+
+/** A request through the preset. */
+function presetFetch(c: Preset, input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  return c.timing === undefined
+    ? onExpiredStep(c, input, init)
+    : refreshAheadStep(c as Preset & { timing: RefreshAheadTiming }, onExpiredStep, input, init)
+}
+
+/** The `refreshAhead` option as timing (defaults filled in, shared when all are defaults); `undefined` for `false`. */
+function refreshAheadTiming(option: PasswordAgentOptions['refreshAhead']): RefreshAheadTiming | undefined {
+  if (option === false) return undefined
+  const { marginMs, jitterMs, streamMarginMs } = option ?? {}
+  if (marginMs === undefined && jitterMs === undefined && streamMarginMs === undefined) return DEFAULT_REFRESH_AHEAD
+  return {
+    marginMs: marginMs ?? DEFAULT_REFRESH_AHEAD.marginMs,
+    jitterMs: jitterMs ?? DEFAULT_REFRESH_AHEAD.jitterMs,
+    streamMarginMs: streamMarginMs ?? DEFAULT_REFRESH_AHEAD.streamMarginMs,
   }
 }
 

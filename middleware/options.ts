@@ -24,22 +24,39 @@ export const currentFor = (
 ): Promise<Session> => orAbort(source.current(), inputSignal(input, init))
 
 /**
- * A middleware's fetch that hands `send` the current session and the input
- * {@link pinInput pinned} (what `send` checks is what it forwards): at once
- * when the source can tell (`peek`), else once `current()` resolves (see
- * {@link currentFor}). A synchronous throw becomes a rejection ({@link settled}).
+ * The rest of a chain, as a shared step sees it: called with the step's state
+ * `c` (the preset passes one state object per agent down its whole chain, so
+ * an agent holds no closure per middleware).
  */
-export const withSession = (
-  source: SessionSource,
-  send: (session: Session, input: string | URL | Request, init?: RequestInit) => Promise<Response>,
-): FetchLike =>
-  settled((given, init) => {
+export type Next<C> = (c: C, input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+/** The {@link Next} of a step a factory built around a `next` fetch: calls `c.next`. */
+export const callNext: Next<{ readonly next: FetchLike }> = (c, input, init) => c.next(input, init)
+
+/**
+ * A shared step's common path: hands `send` the state, the rest of the chain,
+ * the current session and the input {@link pinInput pinned} (what `send`
+ * checks is what it forwards): at once when the source can tell (`peek`),
+ * else once `current()` resolves (see {@link currentFor}). A synchronous throw
+ * becomes a rejection, so the common path needs no async frame.
+ */
+export function withSessionStep<C extends { readonly session: SessionSource }>(
+  c: C,
+  next: Next<C>,
+  given: string | URL | Request,
+  init: RequestInit | undefined,
+  send: (c: C, next: Next<C>, session: Session, input: string | URL | Request, init?: RequestInit) => Promise<Response>,
+): Promise<Response> {
+  try {
     const input = pinInput(given)
-    const current = peekSession(source)
+    const current = peekSession(c.session)
     return current !== undefined
-      ? send(current, input, init)
-      : currentFor(source, input, init).then((s) => send(s, input, init))
-  })
+      ? send(c, next, current, input, init)
+      : currentFor(c.session, input, init).then((s) => send(c, next, s, input, init))
+  } catch (err) {
+    return Promise.reject(err)
+  }
+}
 
 /** `promise`, or a rejection with `signal`'s reason as soon as it aborts. */
 export function orAbort<T>(promise: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
@@ -69,19 +86,4 @@ export function checkSessionOptions<T extends { session: SessionSource }>(
 ): T {
   checkOptions(factory, options, { session: sessionSource, ...rules })
   return options
-}
-
-/**
- * Makes a middleware's fetch behave like an async function without being one:
- * a synchronous throw becomes a rejected promise. The middlewares keep their
- * common path synchronous (no async frame, no extra microtasks per request).
- */
-export function settled(fetch: FetchLike): FetchLike {
-  return (input, init) => {
-    try {
-      return fetch(input, init)
-    } catch (err) {
-      return Promise.reject(err)
-    }
-  }
 }

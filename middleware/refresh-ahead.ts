@@ -1,10 +1,10 @@
 import { number, type Rule } from '../lib/core/check.ts'
-import type { Middleware } from '../lib/core/fetch.ts'
+import type { FetchLike, Middleware } from '../lib/core/fetch.ts'
 import { accessTokenExpiry } from '../lib/core/jwt.ts'
 import { inputSignal, isReplayable } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
-import { checkSessionOptions, currentFor, orAbort, peekSession, settled } from './options.ts'
+import { callNext, checkSessionOptions, currentFor, orAbort, peekSession, type Next } from './options.ts'
 
 /** The options of {@link refreshAhead}. */
 export type RefreshAheadOptions = {
@@ -44,41 +44,101 @@ export function refreshAhead(options: RefreshAheadOptions): Middleware {
     jitterMs = 30_000,
     streamMarginMs = 300_000,
   } = checkSessionOptions('refreshAhead', options, REFRESH_AHEAD_RULES)
+  const timing = { marginMs, jitterMs, streamMarginMs }
   // Per token: when to refresh it. Drawn once so the jitter is stable per generation.
   const due = new WeakMap<Session, number>()
-  const refreshAt = (s: Session): number => {
-    let at = due.get(s)
-    if (at === undefined) {
-      const expiry = accessTokenExpiry(s)
-      // Never refresh in the first three quarters of a token's life, however
-      // short it is (a 60 s margin would otherwise refresh a 30 s token per request).
-      const lead = marginMs + Math.random() * jitterMs
-      at = !expiry ? Infinity : expiry.expiresAt - Math.min(lead, (expiry.lifeMs ?? Infinity) / 4)
-      due.set(s, at)
+  return (next) => {
+    const c: RefreshAheadState & { next: FetchLike } = { session, timing, due, next }
+    return (input, init) => refreshAheadStep(c, callNext, input, init)
+  }
+}
+
+/** When {@link refreshAheadStep} refreshes: {@link RefreshAheadOptions}' figures, defaults applied. */
+export type RefreshAheadTiming = {
+  readonly marginMs: number
+  readonly jitterMs: number
+  readonly streamMarginMs: number
+}
+
+/** The defaults of {@link RefreshAheadTiming} (shared, frozen). */
+export const DEFAULT_REFRESH_AHEAD: RefreshAheadTiming = Object.freeze({
+  marginMs: 60_000,
+  jitterMs: 30_000,
+  streamMarginMs: 300_000,
+})
+
+/**
+ * What {@link refreshAheadStep} reads and keeps: the session, the timing, and
+ * when to refresh each token (drawn once per token, so the jitter is stable
+ * per generation): in `due`, or, without it, for the last token only
+ * (`dueFor`, `dueAt`), enough for a source whose session only moves forward.
+ */
+export type RefreshAheadState = {
+  readonly session: SessionSource
+  readonly timing: RefreshAheadTiming
+  readonly due?: WeakMap<Session, number>
+  dueFor?: Session
+  dueAt?: number
+}
+
+/** {@link refreshAhead}'s work for one request, shared by every chain. */
+export function refreshAheadStep<C extends RefreshAheadState>(
+  c: C,
+  next: Next<C>,
+  input: string | URL | Request,
+  init?: RequestInit,
+): Promise<Response> {
+  try {
+    const current = peekSession(c.session)
+    // The common case, synchronously: a session at hand whose token is not due.
+    if (current !== undefined && Date.now() + extraFor(c.timing, input, init) < refreshAt(c, current)) {
+      return Promise.resolve(next(c, input, init))
     }
+    return slow(c, next, input, init)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+}
+
+async function slow<C extends RefreshAheadState>(
+  c: C,
+  next: Next<C>,
+  input: string | URL | Request,
+  init?: RequestInit,
+): Promise<Response> {
+  const current = peekSession(c.session) ?? (await currentFor(c.session, input, init))
+  if (Date.now() + extraFor(c.timing, input, init) >= refreshAt(c, current)) {
+    // An aborted request stops waiting (rejects with its reason); the refresh goes on.
+    await orAbort(
+      c.session.refresh(current).catch(() => {}),
+      inputSignal(input, init),
+    )
+  }
+  return next(c, input, init)
+}
+
+function extraFor(timing: RefreshAheadTiming, input: string | URL | Request, init?: RequestInit): number {
+  return isReplayable(input, init) ? 0 : Math.max(0, timing.streamMarginMs - timing.marginMs)
+}
+
+/** When to refresh `s`'s token: drawn on first sight, then remembered. */
+function refreshAt(c: RefreshAheadState, s: Session): number {
+  if (c.due) {
+    let at = c.due.get(s)
+    if (at === undefined) c.due.set(s, (at = drawRefreshAt(c.timing, s)))
     return at
   }
-  const extraFor = (input: string | URL | Request, init?: RequestInit) =>
-    isReplayable(input, init) ? 0 : Math.max(0, streamMarginMs - marginMs)
-  return (next) => {
-    const slow = async (input: string | URL | Request, init?: RequestInit) => {
-      const current = peekSession(session) ?? (await currentFor(session, input, init))
-      if (Date.now() + extraFor(input, init) >= refreshAt(current)) {
-        // An aborted request stops waiting (rejects with its reason); the refresh goes on.
-        await orAbort(
-          session.refresh(current).catch(() => {}),
-          inputSignal(input, init),
-        )
-      }
-      return next(input, init)
-    }
-    return settled((input, init) => {
-      const current = peekSession(session)
-      // The common case, synchronously: a session at hand whose token is not due.
-      if (current !== undefined && Date.now() + extraFor(input, init) < refreshAt(current)) {
-        return Promise.resolve(next(input, init))
-      }
-      return slow(input, init)
-    })
+  if (c.dueFor !== s || c.dueAt === undefined) {
+    c.dueAt = drawRefreshAt(c.timing, s)
+    c.dueFor = s
   }
+  return c.dueAt
+}
+
+function drawRefreshAt({ marginMs, jitterMs }: RefreshAheadTiming, s: Session): number {
+  const expiry = accessTokenExpiry(s)
+  // Never refresh in the first three quarters of a token's life, however
+  // short it is (a 60 s margin would otherwise refresh a 30 s token per request).
+  const lead = marginMs + Math.random() * jitterMs
+  return !expiry ? Infinity : expiry.expiresAt - Math.min(lead, (expiry.lifeMs ?? Infinity) / 4)
 }

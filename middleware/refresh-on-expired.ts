@@ -3,7 +3,7 @@ import type { Middleware } from '../lib/core/fetch.ts'
 import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
-import { checkSessionOptions, orAbort, withSession } from './options.ts'
+import { callNext, checkSessionOptions, orAbort, withSessionStep, type Next } from './options.ts'
 
 /** The options of {@link refreshOnExpired}. */
 export type RefreshOnExpiredOptions = {
@@ -54,23 +54,53 @@ function bearerError(header: string): string | undefined {
 export function refreshOnExpired(options: RefreshOnExpiredOptions): Middleware {
   const { session, maxPeekBytes } = checkSessionOptions('refreshOnExpired', options, { maxPeekBytes: bytes })
   return (next) => {
-    const retry = async (seen: Session, res: Response, input: string | URL | Request, init?: RequestInit) => {
-      if (!carriesAccessToken(seen, input, init)) return res
-      if (!isReplayable(input, init)) return res
-      if (!(await isExpiredTokenAnswer(res, maxPeekBytes))) return res
-      const signal = inputSignal(input, init)
-      if (signal?.aborted) return res
-      // An aborted request stops waiting (and gets `res`); the refresh goes on for the others.
-      const fresh = await orAbort(session.refresh(seen), signal).catch(() => null)
-      if (!fresh || fresh.data.accessJwt === seen.data.accessJwt || signal?.aborted) return res
-      await res.body?.cancel().catch(() => {})
-      return next(input, init)
-    }
-    const send = (seen: Session, input: string | URL | Request, init?: RequestInit) =>
-      Promise.resolve(next(input, init)).then((res) =>
-        res.status !== 400 && res.status !== 401 ? res : retry(seen, res, input, init),
-      )
-    // Whether the token went along is judged on the URL that was sent (pinned), and the replay goes there too.
-    return withSession(session, send)
+    const c = { session, maxPeekBytes, next }
+    return (input, init) => refreshOnExpiredStep(c, callNext, input, init)
   }
+}
+
+/** What {@link refreshOnExpiredStep} reads from its state: the session, and `maxPeekBytes` (default 16 KiB). */
+export type RefreshOnExpiredState = { readonly session: SessionSource; readonly maxPeekBytes?: number }
+
+/** {@link refreshOnExpired}'s work for one request, shared by every chain. */
+export function refreshOnExpiredStep<C extends RefreshOnExpiredState>(
+  c: C,
+  next: Next<C>,
+  given: string | URL | Request,
+  init?: RequestInit,
+): Promise<Response> {
+  // Whether the token went along is judged on the URL that was sent (pinned), and the replay goes there too.
+  return withSessionStep(c, next, given, init, send)
+}
+
+function send<C extends RefreshOnExpiredState>(
+  c: C,
+  next: Next<C>,
+  seen: Session,
+  input: string | URL | Request,
+  init?: RequestInit,
+): Promise<Response> {
+  return Promise.resolve(next(c, input, init)).then((res) =>
+    res.status !== 400 && res.status !== 401 ? res : retry(c, next, seen, res, input, init),
+  )
+}
+
+async function retry<C extends RefreshOnExpiredState>(
+  c: C,
+  next: Next<C>,
+  seen: Session,
+  res: Response,
+  input: string | URL | Request,
+  init?: RequestInit,
+): Promise<Response> {
+  if (!carriesAccessToken(seen, input, init)) return res
+  if (!isReplayable(input, init)) return res
+  if (!(await isExpiredTokenAnswer(res, c.maxPeekBytes))) return res
+  const signal = inputSignal(input, init)
+  if (signal?.aborted) return res
+  // An aborted request stops waiting (and gets `res`); the refresh goes on for the others.
+  const fresh = await orAbort(c.session.refresh(seen), signal).catch(() => null)
+  if (!fresh || fresh.data.accessJwt === seen.data.accessJwt || signal?.aborted) return res
+  await res.body?.cancel().catch(() => {})
+  return next(c, input, init)
 }

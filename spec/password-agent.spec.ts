@@ -560,6 +560,15 @@ describe('agent.fetch', () => {
     scope.done()
   })
 
+  it('is bound and the same function every time, detached from the agent', async () => {
+    const agent = await login()
+    const { fetch } = agent
+    expect(agent.fetch).toBe(fetch)
+    const scope = nock(PDS, bearer(agent.session.data.accessJwt)).get('/xrpc/_health').reply(200, 'ok')
+    expect(await (await fetch.call(undefined, '/xrpc/_health')).text()).toBe('ok')
+    scope.done()
+  })
+
   it('fetches other origins without credentials', async () => {
     const agent = await login()
     const scope = nock('https://elsewhere.example', { badheaders: ['authorization'] })

@@ -3,8 +3,9 @@ import { jwtExpiry } from '../lib/core/jwt.ts'
 import { pipeline } from '../lib/core/fetch.ts'
 import { authHeader } from '../middleware/auth-header.ts'
 import { refreshAhead } from '../middleware/refresh-ahead.ts'
+import { PasswordAgent, type PasswordAgentOptions } from '../lib/password-agent.ts'
 import { FakeSource, recordingFetch } from './helpers/fake-source.ts'
-import { PDS, fakeJwt, session } from './helpers/fixtures.ts'
+import { JSON_HEADERS, PDS, fakeJwt, session, sessionData } from './helpers/fixtures.ts'
 
 // A 2 h token with `s` seconds left, as the reference PDS issues them.
 const expiringIn = (s: number) => {
@@ -141,6 +142,56 @@ describe('refreshAhead', () => {
       random.mockReturnValue(0.9) // a fresh draw now would make it due
       for (let i = 0; i < 3; i++) await mw(`${PDS}/x`)
       expect(source.refreshes).toBe(0)
+    })
+  })
+
+  // The preset runs the same step with one state per agent (its own cache of
+  // the last token's draw, and the agent's `refreshAhead` option as timing).
+  describe('in the preset (PasswordAgent)', () => {
+    afterEach(() => {
+      jest.restoreAllMocks()
+    })
+
+    /** An agent on `saved` whose fetch answers refreshSession with fresh tokens and anything else 200. */
+    const presetAgent = (saved: ReturnType<typeof session>, options: PasswordAgentOptions = {}) => {
+      const { fetch, calls } = recordingFetch((call) =>
+        call.url.endsWith('/xrpc/com.atproto.server.refreshSession')
+          ? new Response(JSON.stringify(sessionData()), { headers: JSON_HEADERS })
+          : ok(),
+      )
+      const agent = new PasswordAgent(saved, { ...options, fetch })
+      const refreshes = () => calls.filter((c) => c.url.endsWith('refreshSession')).length
+      return { agent, refreshes }
+    }
+
+    it('draws once per token, so a token that is not due stays so however often it is sent', async () => {
+      const random = jest.spyOn(Math, 'random').mockReturnValue(0.1)
+      const { agent, refreshes } = presetAgent(expiringIn(75))
+      await agent.fetch('/xrpc/app.bsky.actor.getProfile')
+      random.mockReturnValue(0.9) // a fresh draw now would make it due
+      for (let i = 0; i < 3; i++) await agent.fetch('/xrpc/app.bsky.actor.getProfile')
+      expect(refreshes()).toBe(0)
+      // The next token gets its own draw (at 0.9 this one is due at once).
+      const due = presetAgent(expiringIn(75))
+      await due.agent.fetch('/xrpc/app.bsky.actor.getProfile')
+      expect(due.refreshes()).toBe(1)
+    })
+
+    it("honours the agent's refreshAhead figures, and `false`", async () => {
+      jest.spyOn(Math, 'random').mockReturnValue(0)
+      const send = async (left: number, options: PasswordAgentOptions, body?: ReadableStream) => {
+        const { agent, refreshes } = presetAgent(expiringIn(left), options)
+        await agent.fetch('/xrpc/com.atproto.repo.uploadBlob', { method: 'POST', body, duplex: 'half' } as RequestInit)
+        return refreshes()
+      }
+      expect(await send(30, {})).toBe(1) // default margin 60 s
+      expect(await send(30, { refreshAhead: { marginMs: 10_000 } })).toBe(0)
+      expect(await send(30, { refreshAhead: false })).toBe(0)
+      expect(await send(90, { refreshAhead: { marginMs: 100_000 } })).toBe(1)
+      // A stream body: the default 5 min upload window, or the one given.
+      const stream = () => new ReadableStream({ start: (c) => c.close() })
+      expect(await send(240, {}, stream())).toBe(1)
+      expect(await send(240, { refreshAhead: { streamMarginMs: 60_000 } }, stream())).toBe(0)
     })
   })
 

@@ -9,9 +9,18 @@ import type { SessionSource } from './session-source.ts'
 import type { SessionHolderOptions } from './session-holder-options.ts'
 import type { SessionLock } from './session-store.ts'
 import { StoreSync } from './store-sync.ts'
+import type { BackoffOptions } from './backoff.ts'
+import type { FetchLike } from './fetch.ts'
+import type { HookName, SessionHooks } from './hooks.ts'
+import type { SessionStore } from './session-store.ts'
 
 export type { SessionSource } from './session-source.ts'
 export type { SessionHolderOptions } from './session-holder-options.ts'
+
+/** The hooks of a holder given none (shared). */
+const NO_HOOKS: SessionHooks<unknown> = Object.freeze({})
+/** The lock of a holder given none and no store with one: runs the operation at once (shared). */
+const NO_LOCK: SessionLock = (_key, fn) => fn()
 
 /**
  * The one piece of shared mutable state: the current session. Refresh and
@@ -24,25 +33,59 @@ export class SessionHolder implements SessionSource {
   #busy: Promise<unknown> | null = null
   /** The running refresh, settling after its hook (what every sharer gets). */
   #refreshing: Promise<Session> | null = null
-  readonly #api: SessionApi
-  readonly #hooks: HookRunner<unknown>
-  readonly #backoff: Backoff
-  readonly #store: StoreSync
+  // An idle holder keeps only what it was given: the server-call client, the
+  // backoff state, the hook runner and the store sync are made when first
+  // needed (thousands of idle agents in one process each pay for none of them).
+  /** The server calls: `options.api`, else an `HttpSessionApi` made on first use. */
+  #api: SessionApi | undefined
+  /** For that `HttpSessionApi`: the first session's service, the fetch and the answer limit. */
+  readonly #service: string
+  readonly #fetch: FetchLike
+  readonly #maxAnswerBytes: number | undefined
+  readonly #timeoutMs: number
+  readonly #hooks: SessionHooks<unknown>
+  readonly #thisArg: unknown
+  readonly #backoffOptions: BackoffOptions | undefined
+  /** Made at the first transient failure; none means no failure to wait after. */
+  #backoff: Backoff | undefined
+  readonly #store: SessionStore | undefined
   readonly #lock: SessionLock
   readonly #unsubscribe: (() => void) | undefined
 
   constructor(session: Session, options: SessionHolderOptions = {}) {
-    const timeoutMs = options.timeoutMs ?? 30_000
-    const fetch = options.fetch ?? globalFetch
     this.#session = session
-    this.#api =
-      options.api ?? new HttpSessionApi(session.service, { fetch, timeoutMs, maxAnswerBytes: options.maxAnswerBytes })
-    this.#hooks = new HookRunner<unknown>(options.hooks ?? {}, options.thisArg ?? this, timeoutMs)
-    this.#backoff = new Backoff(options.backoff)
-    this.#store = new StoreSync(options.store, (message) => this.#hooks.run('onWarning', message))
-    this.#lock = options.lock ?? options.store?.lock ?? ((_key, fn) => fn())
+    this.#api = options.api
+    this.#service = session.service
+    this.#fetch = options.fetch ?? globalFetch
+    this.#maxAnswerBytes = options.maxAnswerBytes
+    this.#timeoutMs = options.timeoutMs ?? 30_000
+    this.#hooks = options.hooks ?? NO_HOOKS
+    this.#thisArg = options.thisArg ?? this
+    // Read now, as the options are everywhere else (the object may change later).
+    const backoff = options.backoff
+    this.#backoffOptions = backoff && { minMs: backoff.minMs, maxMs: backoff.maxMs }
+    this.#store = options.store
+    this.#lock = options.lock ?? options.store?.lock ?? NO_LOCK
     // A store that reports changes (another tab's refresh or logout) is followed at once.
     this.#unsubscribe = options.store?.subscribe?.(() => void this.syncFromStore())
+  }
+
+  /** Runs a hook (see `HookRunner`: bounded, never rejects). */
+  #hook(name: HookName, ...args: unknown[]): Promise<void> {
+    return new HookRunner<unknown>(this.#hooks, this.#thisArg, this.#timeoutMs).run(name, ...args)
+  }
+
+  /** The store's reads and writes (a no-op without a store), warning through `onWarning`. */
+  get #sync(): StoreSync {
+    return new StoreSync(this.#store, (message) => this.#hook('onWarning', message))
+  }
+
+  get #server(): SessionApi {
+    return (this.#api ??= new HttpSessionApi(this.#service, {
+      fetch: this.#fetch,
+      timeoutMs: this.#timeoutMs,
+      maxAnswerBytes: this.#maxAnswerBytes,
+    }))
   }
 
   /** The current session without waiting, or `null` once destroyed. */
@@ -71,7 +114,7 @@ export class SessionHolder implements SessionSource {
     if (!current) return Promise.reject(new LoggedOutError())
     // No refresh storm while the entryway is down: requests that saw the
     // current tokens get the last failure (a newer session is theirs at once).
-    const failure = seen && !this.#busy ? this.#backoff.blocking : undefined
+    const failure = seen && !this.#busy ? this.#backoff?.blocking : undefined
     if (seen && failure)
       return seen.data.accessJwt === current.data.accessJwt ? Promise.reject(failure) : Promise.resolve(current)
     const run = this.#exclusive(() => this.#locked(() => this.#doRefresh(seen)))
@@ -98,10 +141,10 @@ export class SessionHolder implements SessionSource {
    * (login): `onWarning` if its DID document was refused, then `onRefreshed`.
    */
   async announce(warning?: string): Promise<void> {
-    if (warning) await this.#hooks.run('onWarning', warning)
+    if (warning) await this.#hook('onWarning', warning)
     if (!this.#session) return
-    await this.#store.save(this.#session)
-    await this.#hooks.run('onRefreshed', this.#session)
+    await this.#sync.save(this.#session)
+    await this.#hook('onRefreshed', this.#session)
   }
 
   /**
@@ -131,28 +174,28 @@ export class SessionHolder implements SessionSource {
     if (adopted) return ok(adopted)
     if (adopted === null) return failed(new LoggedOutError(), await this.#end(session))
 
-    const issued = await this.#api.refreshSession(session)
+    const issued = await this.#server.refreshSession(session)
     if (issued instanceof Error) {
       if (!isDefinitiveRefusal(issued)) {
-        this.#backoff.failed(issued)
-        return failed(issued, () => this.#hooks.run('onRefreshFailure', session, issued))
+        ;(this.#backoff ??= new Backoff(this.#backoffOptions)).failed(issued)
+        return failed(issued, () => this.#hook('onRefreshFailure', session, issued))
       }
       // Without a lock, another process may have rotated this generation
       // first: its newer session in the store is alive, ours is not.
       const newer = await this.#adoptFromStore(session)
       return newer ? ok(newer) : failed(issued, await this.#end(session))
     }
-    this.#backoff.reset()
+    this.#backoff?.reset()
     const { session: next, warning } = issued
     if (next.data.did !== session.data.did) {
       const onDeleted = await this.#end(session)
       const message = `refreshSession at ${session.service} answered for ${next.data.did}, not ${session.data.did}: log in again with the password`
       return failed(new SessionMismatchError(message), onDeleted)
     }
-    await this.#store.save(next)
+    await this.#sync.save(next)
     this.#session = next
-    if (warning) await this.#hooks.run('onWarning', warning)
-    await this.#hooks.run('onRefreshed', next)
+    if (warning) await this.#hook('onWarning', warning)
+    await this.#hook('onRefreshed', next)
     return ok(next)
   }
 
@@ -160,26 +203,26 @@ export class SessionHolder implements SessionSource {
     if (!this.#session) return ok(undefined)
     // Revoke the newest generation, even if another process rotated it.
     const session = (await this.#adoptFromStore(this.#session)) ?? this.#session
-    const error = await this.#api.deleteSession(session)
+    const error = await this.#server.deleteSession(session)
     if (!error || isDefinitiveRefusal(error)) return ok(undefined, await this.#end(session))
-    return failed(error, () => this.#hooks.run('onDeleteFailure', session, error))
+    return failed(error, () => this.#hook('onDeleteFailure', session, error))
   }
 
   /** Destroys the session now; returns its `onDeleted`, to run once the operation is over. */
   async #end(session: Session): Promise<Hook> {
     this.#session = null
     this.#unsubscribe?.()
-    await this.#store.remove(session)
-    return () => this.#hooks.run('onDeleted', session)
+    await this.#sync.remove(session)
+    return () => this.#hook('onDeleted', session)
   }
 
   /** Adopts a newer session from the store (another process refreshed it), if there is one; `null`: logged out there. */
   async #adoptFromStore(session: Session): Promise<Session | null | undefined> {
-    const stored = await this.#store.newer(session)
+    const stored = await this.#sync.newer(session)
     if (!stored) return stored
     this.#session = stored
-    this.#backoff.reset()
-    await this.#hooks.run('onRefreshed', stored)
+    this.#backoff?.reset()
+    await this.#hook('onRefreshed', stored)
     return stored
   }
 
