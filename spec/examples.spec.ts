@@ -394,6 +394,11 @@ describe('docs', () => {
     expect([...config.entryPoints].sort()).toEqual(sources.sort())
   })
 
+  it('checks every guide in docs/', () => {
+    const guides = fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md'))
+    expect(guides.map((f) => `docs/${f}`).sort()).toEqual(DOCS.filter((d) => d.startsWith('docs/')).sort())
+  })
+
   it('docs/exports.md lists exactly the names each entry point exports', () => {
     const pkg = JSON.parse(read('package.json'))
     const table = read('docs/exports.md')
