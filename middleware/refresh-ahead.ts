@@ -36,9 +36,9 @@ export const REFRESH_AHEAD_RULES: Record<Exclude<keyof RefreshAheadOptions, 'ses
  * round trip. Concurrent requests share the refresh. A token without a
  * readable `exp` is left to `refreshOnExpired`; a failed refresh lets the
  * request go out with the current token. A request whose token is still
- * valid waits for the refresh at most 1 s and
- * half the time the token has left, then goes out with it while the refresh
- * goes on (with a `SessionHolder`, later requests then use it too until the
+ * valid waits for the refresh at most 1 s and half the time the token has
+ * left, then goes out with it while the refresh goes on (with a
+ * `SessionHolder`, later requests then use it too, without waiting, until the
  * refresh settles or the token expires); a request whose token has expired,
  * or whose body is a stream, waits for the refresh.
  */
