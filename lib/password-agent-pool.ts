@@ -1,7 +1,9 @@
 import type { DidString } from '@atproto/lex-schema'
 import { accountStore, didRule, type AccountStore } from './core/account-store.ts'
 import { check, checkOptions, number, required, type Rule } from './core/check.ts'
-import { SessionMismatchError } from './core/errors.ts'
+import { RateLimitedError, SessionMismatchError } from './core/errors.ts'
+import { createSession } from './core/lexicons.ts'
+import { retryWaitMs } from './core/retry-timing.ts'
 import { assertSession } from './core/session.ts'
 import {
   AGENT_RULES,
@@ -80,6 +82,12 @@ export class PasswordAgentPool {
   readonly #made = new Map<DidString, WeakRef<PasswordAgent>>()
   /** Agents being built from the store: concurrent `get`s share one. */
   readonly #loading = new Map<DidString, Promise<PasswordAgent | undefined>>()
+  /**
+   * Identifiers (normalized) whose createSession the server refused with a
+   * 429 that said when to come back: until then, their logins are refused
+   * here without a request. Expired entries are dropped as new ones come.
+   */
+  readonly #loginLimited = new Map<string, number>()
   readonly #collected = new FinalizationRegistry<{ did: DidString; ref: WeakRef<PasswordAgent> }>(({ did, ref }) => {
     if (this.#made.get(did) === ref) this.#made.delete(did)
   })
@@ -124,6 +132,12 @@ export class PasswordAgentPool {
    */
   async login(options: PoolLoginOptions): Promise<LoginResult> {
     checkOptions('PasswordAgentPool.login', options, poolRules().login)
+    // createSession limits are per identifier: a 429 for this one is honoured
+    // here until its window reopens (other identifiers are unaffected).
+    const key = identifierKey(options.identifier)
+    const until = this.#loginLimited.get(key)
+    if (until !== undefined && Date.now() < until) return rateLimitedLogin(options.identifier, until)
+    if (until !== undefined) this.#loginLimited.delete(key)
     const warnings: string[] = []
     const { hooks: _hooks, ...quiet } = this.#options
     const result = await PasswordAgent.login({
@@ -132,7 +146,11 @@ export class PasswordAgentPool {
       // The pool's agent announces the session, under the pool's hooks.
       hooks: { onWarning: (message) => void warnings.push(message) },
     })
-    if (!result.success) return result
+    if (!result.success) {
+      const wait = result.status === 429 ? retryWaitMs(result.headers) : undefined
+      if (wait !== undefined && wait > 0) this.#rememberLimit(key, Date.now() + wait)
+      return result
+    }
     const session = result.value.session
     const did = session.data.did
     const account = this.#store.account(did)
@@ -184,6 +202,13 @@ export class PasswordAgentPool {
   /** The DIDs of every account with a session in the store (not only those in memory). */
   accounts(): AsyncIterable<DidString> {
     return this.#store.list()
+  }
+
+  /** Refuses logins of `key` until `until`; forgets the windows that reopened. */
+  #rememberLimit(key: string, until: number): void {
+    const now = Date.now()
+    for (const [k, at] of this.#loginLimited) if (at <= now) this.#loginLimited.delete(k)
+    this.#loginLimited.set(key, until)
   }
 
   /** The living agent of `did` this pool made, if any (in memory, or dropped but still held). */
@@ -258,4 +283,24 @@ export class PasswordAgentPool {
       this.#collected.unregister(ref)
     }
   }
+}
+
+/** An identifier as createSession limits count it: lower case, without a leading `@`. */
+const identifierKey = (identifier: string) => identifier.replace(/^@/, '').toLowerCase()
+
+/** The refusal of a login the server's 429 still covers, made here (no request): as the server's, with `Retry-After`. */
+function rateLimitedLogin(identifier: string, until: number): LoginResult {
+  const at = new Date(until)
+  const seconds = Math.max(1, Math.ceil((until - Date.now()) / 1000))
+  const response = new Response(null, {
+    status: 429,
+    headers: { 'retry-after': String(seconds), 'ratelimit-reset': String(Math.ceil(until / 1000)) },
+  })
+  const name = identifier.replace(/^@/, '')
+  // Named by handle or DID, never by email (as the agent's errors do).
+  const message = `createSession for ${name.includes('@') ? 'this account' : name} was rate limited by the server: retry after ${at.toISOString()} (in ${seconds} s); no request was sent`
+  return new RateLimitedError(createSession, response, {
+    encoding: 'application/json',
+    body: { error: 'RateLimitExceeded', message },
+  }) as unknown as LoginResult
 }

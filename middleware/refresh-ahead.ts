@@ -35,7 +35,12 @@ export const REFRESH_AHEAD_RULES: Record<Exclude<keyof RefreshAheadOptions, 'ses
  * requests at natural expiry cost one refreshSession and no `ExpiredToken`
  * round trip. Concurrent requests share the refresh. A token without a
  * readable `exp` is left to `refreshOnExpired`; a failed refresh lets the
- * request go out with the current token.
+ * request go out with the current token. A request whose token is still
+ * valid waits for the refresh at most 1 s and half the time the token has
+ * left, then goes out with it while the refresh goes on (with a
+ * `SessionHolder`, later requests then use it too, without waiting, until the
+ * refresh settles or the token expires); a request whose token has expired,
+ * or whose body is a stream, waits for the refresh.
  */
 export function refreshAhead(options: RefreshAheadOptions): Middleware {
   const {
@@ -81,6 +86,12 @@ export type RefreshAheadState = {
   dueAt?: number
 }
 
+/**
+ * Per state, the token whose refresh outlasted a request's bounded wait:
+ * later requests with it do not wait again (a WeakMap: an idle agent pays nothing).
+ */
+const waitedOut = new WeakMap<RefreshAheadState, Session>()
+
 /** {@link refreshAhead}'s work for one request, shared by every chain. */
 export function refreshAheadStep<C extends RefreshAheadState>(
   c: C,
@@ -108,13 +119,50 @@ async function slow<C extends RefreshAheadState>(
 ): Promise<Response> {
   const current = peekSession(c.session) ?? (await currentFor(c.session, input, init))
   if (Date.now() + extraFor(c.timing, input, init) >= refreshAt(c, current)) {
+    const refreshed = c.session.refresh(current).catch(() => {})
+    // A replayable request whose token is still valid waits a bounded time,
+    // then goes out with it while the refresh goes on (an entryway outage
+    // holds up no such request); an expired token or a stream body waits.
+    // Once a request waited that long for this token, the next ones do not.
+    const waitMs = isReplayable(input, init) ? refreshWaitMs(current) : undefined
+    const lend = () => {
+      waitedOut.set(c, current)
+      c.session.useDuringRefresh?.(current)
+    }
+    if (waitMs !== undefined && waitedOut.get(c) === current) lend()
     // An aborted request stops waiting (rejects with its reason); the refresh goes on.
-    await orAbort(
-      c.session.refresh(current).catch(() => {}),
-      inputSignal(input, init),
-    )
+    else
+      await orAbort(waitMs === undefined ? refreshed : boundedWait(refreshed, waitMs, lend), inputSignal(input, init))
   }
   return next(c, input, init)
+}
+
+/** Longest wait for a due token's refresh, when that token is still valid (ms). */
+const MAX_REFRESH_WAIT_MS = 1000
+
+/**
+ * How long a request with `s`'s token waits for its refresh: at most
+ * {@link MAX_REFRESH_WAIT_MS} and half the time the token has left;
+ * `undefined` (until the refresh settles) once it has expired or has no readable `exp`.
+ */
+function refreshWaitMs(s: Session): number | undefined {
+  const expiry = accessTokenExpiry(s)
+  const left = expiry ? expiry.expiresAt - Date.now() : 0
+  return left > 0 ? Math.min(MAX_REFRESH_WAIT_MS, left / 2) : undefined
+}
+
+/** Settles when `refreshed` does or after `ms`, whichever comes first (then `onTimeout` runs). */
+function boundedWait(refreshed: Promise<unknown>, ms: number, onTimeout: () => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      onTimeout()
+      resolve()
+    }, ms)
+    void refreshed.then(() => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
 }
 
 function extraFor(timing: RefreshAheadTiming, input: string | URL | Request, init?: RequestInit): number {

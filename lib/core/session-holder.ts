@@ -2,6 +2,7 @@ import { Backoff } from './backoff.ts'
 import { LoggedOutError, SessionMismatchError } from './errors.ts'
 import { globalFetch } from './fetch.ts'
 import { HookRunner } from './hook-runner.ts'
+import { accessTokenExpiry } from './jwt.ts'
 import { failed, ok, settle, type Hook, type Outcome } from './outcome.ts'
 import { HttpSessionApi, isDefinitiveRefusal, type SessionApi } from './session-api.ts'
 import type { Session } from './session.ts'
@@ -16,6 +17,14 @@ import type { SessionStore } from './session-store.ts'
 
 export type { SessionSource } from './session-source.ts'
 export type { SessionHolderOptions } from './session-holder-options.ts'
+
+/** Each running refresh's operation (keyed by the promise its sharers get): while it alone is busy, a lent session may be used. */
+const refreshRuns = new WeakMap<Promise<Session>, Promise<unknown>>()
+/**
+ * The session each holder lends while a refresh goes on ({@link SessionHolder.useDuringRefresh}),
+ * with that refresh's operation. Kept here, not in a field: an idle holder pays nothing for it.
+ */
+const lentBy = new WeakMap<SessionHolder, { run: Promise<unknown>; session: Session }>()
 
 /** The hooks of a holder given none (shared). */
 const NO_HOOKS: SessionHooks<unknown> = Object.freeze({})
@@ -99,13 +108,36 @@ export class SessionHolder implements SessionSource {
   }
 
   peek(): Session | undefined {
-    return this.#busy ? undefined : (this.#session ?? undefined)
+    if (!this.#busy) return this.#session ?? undefined
+    return this.#lentNow()
   }
 
   async current(): Promise<Session> {
-    while (this.#busy) await this.#busy.catch(() => {})
+    while (this.#busy) {
+      const lent = this.#lentNow()
+      if (lent) return lent
+      await this.#busy.catch(() => {})
+    }
     if (!this.#session) throw new LoggedOutError()
     return this.#session
+  }
+
+  useDuringRefresh(session: Session): void {
+    const run = this.#refreshing && refreshRuns.get(this.#refreshing)
+    if (run && run === this.#busy && session === this.#session) lentBy.set(this, { run, session })
+  }
+
+  /**
+   * The lent session, while the refresh it was lent during is the only
+   * operation running, it is still the current session, and its access token
+   * has not expired; else `undefined`.
+   */
+  #lentNow(): Session | undefined {
+    const lending = lentBy.get(this)
+    const lent = lending?.session
+    if (!lent || lent !== this.#session || this.#busy !== lending.run) return undefined
+    const expiry = accessTokenExpiry(lent)
+    return expiry && Date.now() < expiry.expiresAt ? lent : undefined
   }
 
   refresh(seen?: Session): Promise<Session> {
@@ -124,10 +156,12 @@ export class SessionHolder implements SessionSource {
     // new one instead of waiting for itself.
     const clear = () => {
       if (this.#refreshing === done) this.#refreshing = null
+      if (lentBy.get(this)?.run === run) lentBy.delete(this)
     }
     run.then(clear, clear)
     const done = settle(run)
     this.#refreshing = done
+    refreshRuns.set(done, run)
     return done
   }
 

@@ -19,4 +19,13 @@ export interface SessionSource {
    * a microtask per request and fall back to `current()`.
    */
   peek?(): Session | undefined
+  /**
+   * Optional: lets requests keep using `session` while the refresh running
+   * now goes on, as long as its access token has not expired (`peek` and
+   * `current` then hand it out instead of waiting). Ignored unless `session`
+   * is the current one and a refresh is running. `refreshAhead` calls it when
+   * a due token's refresh takes longer than its bounded wait (an entryway
+   * outage), so requests with a valid token are not held up by it.
+   */
+  useDuringRefresh?(session: Session): void
 }
