@@ -49,8 +49,10 @@ const TTL_S = Number(process.env.BENCH_POOL_TTL_S ?? 25)
 const NEW_TTL_S = Number(process.env.BENCH_POOL_NEW_TTL_S ?? 7200)
 const FAIR_ACCOUNTS = 2_000
 const FAIR_WORKERS_PER_ORIGIN = 10
-const FAIR_PHASE_MS = Number(process.env.BENCH_POOL_FAIR_PHASE_MS ?? 2_000)
-const FAIR_ROUNDS = 3
+const FAIR_PHASE_MS = Number(process.env.BENCH_POOL_FAIR_PHASE_MS ?? 1_000)
+const FAIR_ROUNDS = Number(process.env.BENCH_POOL_FAIR_ROUNDS ?? 6)
+/** How far ahead origin 0's `RateLimit-Reset` is, in seconds. */
+const FAIR_RESET_S = 1
 const PATH = '/xrpc/com.example.ping'
 const INIT = { method: 'GET', headers: { accept: 'application/json' } }
 
@@ -327,7 +329,7 @@ async function fair(mock: Mock) {
       log(`pool fair ${config.key} ${name}: ${JSON.stringify(r)}`)
       return r
     }
-    const setMode = (mode: string) => control(mock, `/mode?pds=${BAD}&mode=${mode}&resetS=2`)
+    const setMode = (mode: string) => control(mock, `/mode?pds=${BAD}&mode=${mode}&resetS=${FAIR_RESET_S}`)
     // Warm-up: every agent built and every connection open. Then, in each round, a
     // baseline before and after each faulty phase (the machine is shared and noisy):
     // each faulty phase is compared with the mean of the baselines either side.
@@ -361,6 +363,8 @@ async function fair(mock: Mock) {
       key: config.key,
       label: config.label,
       baselineRps: baselines,
+      // The noise: each inner baseline over the mean of its neighbours (what a ratio is when nothing fails).
+      baselineRatios: baselines.slice(1, -1).map((b, i) => b / ((baselines[i]! + baselines[i + 2]!) / 2)),
       limited: { ...faulty['429'], ratios: ratios['429'], ratio: median(ratios['429']) },
       refused: { ...faulty.refuse, ratios: ratios.refuse, ratio: median(ratios.refuse) },
     })
@@ -370,7 +374,7 @@ async function fair(mock: Mock) {
     workersPerOrigin: FAIR_WORKERS_PER_ORIGIN,
     phaseS: FAIR_PHASE_MS / 1000,
     rounds: FAIR_ROUNDS,
-    resetS: 2,
+    resetS: FAIR_RESET_S,
     configs: results,
   }
 }
