@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import { machine } from './common.ts'
+import { poolRows, poolSection } from './pool-report.ts'
 
 const root = new URL('..', import.meta.url).pathname
 const BASE_ARGS = ['--conditions=lex-password-agent-source', '--import', './scripts/ts-resolve.mjs']
@@ -37,6 +38,7 @@ const cpu = await run('cpu', ['--expose-gc'])
 const storm = await run('storm')
 const memory = await run('memory', ['--expose-gc'])
 const throughput = await run('throughput')
+const pool = await run('pool', ['--expose-gc'])
 const seconds = (performance.now() - t0) / 1000
 
 // ---- formatting helpers
@@ -140,6 +142,7 @@ and noisy: compare the columns of one run, not absolute times across runs.
 | peak RSS growth, ${memory.streamMB} MB streamed request body (\`redirect: 'error'\`) | +${f(sError.ours.rssGrowthMB, 1)} MB | +${f(sError.upstream.rssGrowthMB, 1)} MB | — | +${f(sError.bare.rssGrowthMB, 1)} MB | < 20 MB | ${yes(sError.ours.rssGrowthMB < 20)} |
 | same, default \`redirect: 'follow'\` (Node's fetch tees the body, see below) | +${f(sFollow.ours.rssGrowthMB, 1)} MB | +${f(sFollow.upstream.rssGrowthMB, 1)} MB | — | +${f(sFollow.bare.rssGrowthMB, 1)} MB | < 20 MB | ${yes(sFollow.ours.rssGrowthMB < 20)} |
 | throughput over a loopback socket, concurrency ${throughput.concurrency}, req/s ÷ bare | **${f(tp.median)}** (${f(tp.min)}–${f(tp.max)}) | ${f(tpUp.median)} (${f(tpUp.min)}–${f(tpUp.max)}) | — | 1 | within noise | ${yes(tp.max >= 1 || tp.median >= 0.95)} |
+${poolRows(pool)}
 
 Reproduce: \`npm install && npm run bench\` (about ${Math.ceil(seconds / 60)} min here; it rewrites this file).
 Each benchmark also runs alone, e.g.
@@ -328,7 +331,8 @@ ${tpRows}
 ours ÷ bare: median ${f(tp.median)}, rounds ${tp.rounds.map((r: number) => f(r)).join(', ')}; upstream ÷ bare: median
 ${f(tpUp.median)}, rounds ${tpUp.rounds.map((r: number) => f(r)).join(', ')}. Client and server share the two cores here, so
 each request costs far more than the ${f(oursOver)} µs our stack adds.
-`
+
+${poolSection(pool)}`
 
 fs.writeFileSync(new URL('../BENCHMARKS.md', import.meta.url), md)
 process.stderr.write(`\nBENCHMARKS.md written (${seconds.toFixed(0)} s)\n`)
