@@ -11,7 +11,7 @@ import {
 } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
-import { callNext, checkSessionOptions, withSessionStep, type Next } from './options.ts'
+import { checkSessionOptions, stepMiddleware, withSessionStep, type Next } from './options.ts'
 import { requestMethod } from './shared.ts'
 
 /** The options of {@link authHeader}. */
@@ -53,10 +53,7 @@ function redirectErrorWorks(): boolean {
  */
 export function authHeader(options: AuthHeaderOptions): Middleware {
   const { session } = checkSessionOptions('authHeader', options)
-  return (next) => {
-    const c = { session, next }
-    return (input, init) => authHeaderStep(c, callNext, input, init)
-  }
+  return stepMiddleware({ session }, authHeaderStep)
 }
 
 /** {@link authHeader}'s work for one request, shared by every chain (`c.session` the session). */

@@ -1,5 +1,5 @@
 import { checkOptions, isObject, required, type Rule, type Rules } from '../lib/core/check.ts'
-import type { FetchLike } from '../lib/core/fetch.ts'
+import type { FetchLike, Middleware } from '../lib/core/fetch.ts'
 import { inputSignal, pinInput } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
@@ -32,6 +32,20 @@ export type Next<C> = (c: C, input: string | URL | Request, init?: RequestInit) 
 
 /** The {@link Next} of a step a factory built around a `next` fetch: calls `c.next`. */
 export const callNext: Next<{ readonly next: FetchLike }> = (c, input, init) => c.next(input, init)
+
+/** A shared step: its state `c`, the rest of the chain, and the request. */
+export type Step<C> = (c: C, next: Next<C>, input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+/**
+ * The middleware a factory makes of a shared step: each chain gets its own
+ * copy of `state` with the chain's `next` in it (see {@link callNext}).
+ */
+export function stepMiddleware<S extends object>(state: S, step: Step<S & { readonly next: FetchLike }>): Middleware {
+  return (next) => {
+    const c = { ...state, next }
+    return (input, init) => step(c, callNext, input, init)
+  }
+}
 
 /**
  * A shared step's common path: hands `send` the state, the rest of the chain,

@@ -1,10 +1,10 @@
 import { number, type Rule } from '../lib/core/check.ts'
-import type { FetchLike, Middleware } from '../lib/core/fetch.ts'
+import type { Middleware } from '../lib/core/fetch.ts'
 import { accessTokenExpiry } from '../lib/core/jwt.ts'
 import { inputSignal, isReplayable } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
-import { callNext, checkSessionOptions, currentFor, orAbort, peekSession, type Next } from './options.ts'
+import { checkSessionOptions, stepMiddleware, currentFor, orAbort, peekSession, type Next } from './options.ts'
 
 /** The options of {@link refreshAhead}. */
 export type RefreshAheadOptions = {
@@ -52,10 +52,7 @@ export function refreshAhead(options: RefreshAheadOptions): Middleware {
   const timing = { marginMs, jitterMs, streamMarginMs }
   // Per token: when to refresh it. Drawn once so the jitter is stable per generation.
   const due = new WeakMap<Session, number>()
-  return (next) => {
-    const c: RefreshAheadState & { next: FetchLike } = { session, timing, due, next }
-    return (input, init) => refreshAheadStep(c, callNext, input, init)
-  }
+  return stepMiddleware<RefreshAheadState>({ session, timing, due }, refreshAheadStep)
 }
 
 /** When {@link refreshAheadStep} refreshes: {@link RefreshAheadOptions}' figures, defaults applied. */

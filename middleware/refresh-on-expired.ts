@@ -3,7 +3,7 @@ import type { Middleware } from '../lib/core/fetch.ts'
 import { carriesAccessToken, inputSignal, isReplayable, peekErrorCode } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
 import type { Session } from '../lib/core/session.ts'
-import { callNext, checkSessionOptions, orAbort, withSessionStep, type Next } from './options.ts'
+import { checkSessionOptions, stepMiddleware, orAbort, withSessionStep, type Next } from './options.ts'
 
 /** The options of {@link refreshOnExpired}. */
 export type RefreshOnExpiredOptions = {
@@ -53,10 +53,7 @@ function bearerError(header: string): string | undefined {
  */
 export function refreshOnExpired(options: RefreshOnExpiredOptions): Middleware {
   const { session, maxPeekBytes } = checkSessionOptions('refreshOnExpired', options, { maxPeekBytes: bytes })
-  return (next) => {
-    const c = { session, maxPeekBytes, next }
-    return (input, init) => refreshOnExpiredStep(c, callNext, input, init)
-  }
+  return stepMiddleware({ session, maxPeekBytes }, refreshOnExpiredStep)
 }
 
 /** What {@link refreshOnExpiredStep} reads from its state: the session, and `maxPeekBytes` (default 16 KiB). */

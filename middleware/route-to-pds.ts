@@ -2,7 +2,7 @@ import type { Middleware } from '../lib/core/fetch.ts'
 import { canParseUrl } from '../lib/core/parse-url.ts'
 import { inputUrl, pinInput, routePath } from '../lib/core/request.ts'
 import type { SessionSource } from '../lib/core/session-holder.ts'
-import { callNext, checkSessionOptions, currentFor, peekSession, type Next } from './options.ts'
+import { checkSessionOptions, stepMiddleware, currentFor, peekSession, type Next } from './options.ts'
 
 /** The options of {@link routeToPds}. */
 export type RouteToPdsOptions = {
@@ -19,10 +19,7 @@ export type RouteToPdsOptions = {
  */
 export function routeToPds(options: RouteToPdsOptions): Middleware {
   const { session } = checkSessionOptions('routeToPds', options)
-  return (next) => {
-    const c = { session, next }
-    return (input, init) => routeToPdsStep(c, callNext, input, init)
-  }
+  return stepMiddleware({ session }, routeToPdsStep)
 }
 
 /** {@link routeToPds}'s work for one request, shared by every chain (`c.session` the session). */
