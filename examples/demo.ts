@@ -105,8 +105,16 @@ try {
     info(`waiting ${ACCESS_TTL_S + 1} s for the access token to expire on the server...`)
     await sleep((ACCESS_TTL_S + 1) * 1000)
     const res = await agent.fetch('/xrpc/com.atproto.server.getSession')
-    info(`getSession after expiry: HTTP ${res.status} (the server said ExpiredToken, the agent refreshed and replayed)`)
-    await res.body?.cancel()
+    if (res.ok) {
+      info(
+        `getSession after expiry: HTTP ${res.status} (the server said ExpiredToken, the agent refreshed and replayed)`,
+      )
+      await res.body?.cancel()
+    } else {
+      // Say what the server answered: the error code and message carry no token.
+      const { error, message } = (await res.json().catch(() => ({}))) as { error?: string; message?: string }
+      info(`getSession after expiry: HTTP ${res.status} ${error ?? ''}: ${message ?? ''}`)
+    }
   }
   info(`refreshSession calls: ${counts.refreshSession - before}`)
 

@@ -81,7 +81,7 @@ describe('8 processes sharing one file store, on the reference PDS (3 s access t
   let pds: TestPds
   beforeAll(async () => {
     pds = await startPds({ accessTtlS: 3 })
-  }, 60_000)
+  }, 120_000) // startPds allows the PDS 90 s on a loaded machine
   afterAll(() => pds?.stop())
 
   it('never log out and refresh about once per expiry across all processes', async () => {

@@ -28,7 +28,7 @@ describe('PDS harness (real @atproto/pds on 127.0.0.1)', () => {
   beforeAll(async () => {
     pds = await startPds({ accessTtlS: ACCESS_TTL_S })
     alice = await pds.createAccount('alice')
-  }, 30_000)
+  }, 120_000) // the PDS itself may take up to 90 s to start on a loaded machine
 
   afterAll(async () => {
     await pds?.stop()
