@@ -72,5 +72,7 @@ export async function launchChromium() {
     headless: true,
     acceptInsecureCerts: true,
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage'],
+    // puppeteer's default (30 s) was too short for a cold start on a loaded 2-core machine.
+    timeout: 120_000,
   })
 }
