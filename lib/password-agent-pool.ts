@@ -9,6 +9,7 @@ import {
   AGENT_RULES,
   LOGIN_RULES,
   PasswordAgent,
+  withoutAt,
   type LoginOptions,
   type LoginResult,
   type PasswordAgentOptions,
@@ -285,8 +286,8 @@ export class PasswordAgentPool {
   }
 }
 
-/** An identifier as createSession limits count it: lower case, without a leading `@`. */
-const identifierKey = (identifier: string) => identifier.replace(/^@/, '').toLowerCase()
+/** An identifier as createSession limits count it: as login sends it ({@link withoutAt}), lower case. */
+const identifierKey = (identifier: string) => withoutAt(identifier).toLowerCase()
 
 /** The refusal of a login the server's 429 still covers, made here (no request): as the server's, with `Retry-After`. */
 function rateLimitedLogin(identifier: string, until: number): LoginResult {
@@ -296,7 +297,7 @@ function rateLimitedLogin(identifier: string, until: number): LoginResult {
     status: 429,
     headers: { 'retry-after': String(seconds), 'ratelimit-reset': String(Math.ceil(until / 1000)) },
   })
-  const name = identifier.replace(/^@/, '')
+  const name = withoutAt(identifier)
   // Named by handle or DID, never by email (as the agent's errors do).
   const message = `createSession for ${name.includes('@') ? 'this account' : name} was rate limited by the server: retry after ${at.toISOString()} (in ${seconds} s); no request was sent`
   return new RateLimitedError(createSession, response, {

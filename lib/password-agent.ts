@@ -556,7 +556,7 @@ function checkLogin(where: string, options: unknown, rules: Rules): asserts opti
  * is `alice.bsky.social`. No handle holds `@` or `:`, so `@`, `@did:…` and
  * `@a@b.c` are left as they are (and refused by the server).
  */
-const withoutAt = (name: string) => name.replace(/^@(?=[^@:]+$)/, '')
+export const withoutAt = (name: string) => name.replace(/^@(?=[^@:]+$)/, '')
 
 /**
  * `https://<identifier>:<password>@<host>` → login options. Errors never
