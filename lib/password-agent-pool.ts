@@ -176,11 +176,7 @@ export class PasswordAgentPool {
    */
   async logout(did: DidString): Promise<boolean> {
     check('PasswordAgentPool.logout', 'did', did, didRule)
-    const agent = await this.get(did)
-    if (!agent || agent.destroyed) return false
-    await agent.logout()
-    this.#forget(did, agent)
-    return true
+    return this.#logOut(did, await this.get(did))
   }
 
   /**
@@ -193,7 +189,11 @@ export class PasswordAgentPool {
    */
   async delete(did: DidString): Promise<boolean> {
     check('PasswordAgentPool.delete', 'did', did, didRule)
-    const agent = this.#live(did) ?? (await this.#loadOnce(did, false))
+    return this.#logOut(did, this.#live(did) ?? (await this.#loadOnce(did, false)))
+  }
+
+  /** Logs `agent` out and forgets it; `false` if there is no live agent (no session). */
+  async #logOut(did: DidString, agent: PasswordAgent | undefined): Promise<boolean> {
     if (!agent || agent.destroyed) return false
     await agent.logout()
     this.#forget(did, agent)
