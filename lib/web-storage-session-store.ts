@@ -3,6 +3,7 @@ import { check, checkOptions, fail, func, isObject, number, string, type Rule } 
 import { LockTimeoutError } from './core/errors.ts'
 import { isDid, type Session } from './core/session.ts'
 import { parseStoredSession, type LoggedOutMarker, type SessionLock, type SessionStore } from './core/session-store.ts'
+import { sleep } from './core/sleep.ts'
 
 /** The Web Storage methods the store calls: `localStorage` (default), `sessionStorage`, or your own. */
 export type StorageLike = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>
@@ -177,7 +178,7 @@ export class WebStorageSessionStore implements SessionStore {
         try {
           return await fn()
         } finally {
-          if (this.#writes !== writes) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+          if (this.#writes !== writes) await sleep(SETTLE_MS)
         }
       })) as Awaited<ReturnType<typeof fn>>
     } catch (err) {
